@@ -1,0 +1,1 @@
+"""Environment contract: env strings, static tool docs, task instances, built-in library."""

@@ -1,0 +1,1 @@
+"""Qwen-family decoder in JAX, with HF checkpoint import and export."""

@@ -1,0 +1,1 @@
+"""Pure RL losses, advantages, the learner step and SFT."""

@@ -1,0 +1,1 @@
+"""Chat rendering, tool-call parsing, the agent loop and rollout engines."""

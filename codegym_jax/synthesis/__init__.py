@@ -1,0 +1,1 @@
+"""Coding problems -> verified CodeGym environments and task data."""

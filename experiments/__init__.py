@@ -1,0 +1,1 @@
+"""Experiment configs and the `run.py` entry point."""

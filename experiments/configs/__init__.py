@@ -1,0 +1,1 @@
+"""Experiment config files; each exposes `get_config() -> ExperimentConfig`."""

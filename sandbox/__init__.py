@@ -1,0 +1,1 @@
+"""Process pool that executes untrusted environment code, and the HTTP env server + client."""

@@ -1,0 +1,9 @@
+"""Test-wide setup: JAX sees 8 virtual CPU devices, so every test can exercise sharding."""
+import os
+
+# Must happen before jax is first imported anywhere in the test process.
+_flag = "--xla_force_host_platform_device_count=8"
+if _flag not in os.environ.get("XLA_FLAGS", ""):
+    os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " " + _flag).strip()
+os.environ.setdefault("JAX_PLATFORMS", "cpu")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
