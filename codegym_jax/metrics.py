@@ -1,0 +1,88 @@
+"""Run metrics: one JSON line per logged step (metrics.jsonl) plus TensorBoard events.
+
+Values may be Python numbers, NumPy or JAX scalars; they are pulled to the host here, once per
+logged step, so hot loops can hand over device arrays without forcing a sync themselves.
+"""
+from __future__ import annotations
+
+import json
+import math
+import pathlib
+import time
+from typing import Any, Mapping
+
+import numpy as np
+
+METRICS_FILE = "metrics.jsonl"
+
+
+def _to_float(key: str, value: Any) -> float:
+    arr = np.asarray(value)
+    if arr.size != 1:
+        raise ValueError(f"metric {key!r} must be a scalar, got shape {arr.shape}")
+    return float(arr.reshape(()))
+
+
+class MetricsWriter:
+    """Appends metrics to `run_dir/metrics.jsonl` and, optionally, TensorBoard event files."""
+
+    def __init__(self, run_dir: str | pathlib.Path, tensorboard: bool = True):
+        self.run_dir = pathlib.Path(run_dir)
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self._file = open(self.run_dir / METRICS_FILE, "a", buffering=1)
+        self._tb = None
+        if tensorboard:
+            from tensorboardX import SummaryWriter
+
+            self._tb = SummaryWriter(str(self.run_dir / "tensorboard"))
+
+    def write(self, step: int, metrics: Mapping[str, Any], phase: str = "") -> dict[str, float]:
+        """Logs `metrics` at `step`; keys get a `phase/` prefix when a phase is given."""
+        prefix = f"{phase}/" if phase else ""
+        row = {f"{prefix}{k}": _to_float(k, v) for k, v in metrics.items()}
+        record = {"step": int(step), "time": time.time(), **row}
+        self._file.write(json.dumps(record, allow_nan=True) + "\n")
+        if self._tb is not None:
+            for k, v in row.items():
+                if math.isfinite(v):
+                    self._tb.add_scalar(k, v, int(step))
+        return row
+
+    def close(self) -> None:
+        self._file.close()
+        if self._tb is not None:
+            self._tb.close()
+
+    def __enter__(self) -> "MetricsWriter":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def read_metrics(run_dir: str | pathlib.Path) -> list[dict[str, float]]:
+    """All logged rows, in order; a torn last line (a run killed mid-write) is skipped."""
+    path = pathlib.Path(run_dir) / METRICS_FILE
+    if not path.exists():
+        return []
+    rows = []
+    lines = path.read_text().splitlines()
+    for i, line in enumerate(lines):
+        if not line.strip():
+            continue
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError:
+            if i == len(lines) - 1:
+                break
+            raise ValueError(f"{path}: line {i + 1} is not valid JSON: {line[:80]!r}") from None
+    return rows
+
+
+def series(rows: list[dict[str, float]], key: str) -> tuple[np.ndarray, np.ndarray]:
+    """(steps, values) of one metric across rows that have it."""
+    pairs = [(r["step"], r[key]) for r in rows if key in r]
+    if not pairs:
+        return np.zeros((0,)), np.zeros((0,))
+    steps, values = zip(*pairs)
+    return np.asarray(steps, dtype=np.float64), np.asarray(values, dtype=np.float64)
