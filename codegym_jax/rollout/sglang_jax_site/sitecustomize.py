@@ -20,6 +20,12 @@ imported and then replaces two functions of that module in memory.
    stores the log-probs on the logits output outside the jit. The log-probs are those of the
    distribution the token was drawn from before top-k/top-p/min-p truncation: softmax(logits / T)
    (plain softmax for greedy batches), as sglang-jax's own sampler intends.
+4. The sampler's random stream never advances: `ModelRunner` binds the sampler's nnx state
+   (an RNG key and a uint32 call count) into a `functools.partial` once, and the count the
+   jitted call increments is thrown away, so every sampling step draws the same noise (the same
+   rank gets picked step after step, and equal requests give equal "samples"). The wrapped
+   `ModelRunner.sample` passes the RNG count leaf as a host-side counter that grows by one per
+   call; it is a jit argument, so nothing recompiles.
 
 Must stay importable without sgl_jax or jax installed (only the hook is installed here).
 """
@@ -66,7 +72,21 @@ def _sampler_call_returning_logprobs(original_call):
 
 
 def _model_runner_sample_storing_logprobs(self, logits_output, sampling_metadata, positions):
-    token_ids, token_logprobs = self.jitted_sampler(logits_output, sampling_metadata, positions)
+    import jax.numpy as jnp
+    import numpy as np
+
+    bound = self.jitted_sampler  # partial(jitted_sampler, sampler_def, state_def, state_leaves)
+    sampler_def, state_def, leaves = bound.args
+    self._codegym_sample_calls = getattr(self, "_codegym_sample_calls", 0) + 1
+    leaves = [
+        jnp.asarray(self._codegym_sample_calls, dtype=leaf.dtype)
+        if leaf.shape == () and leaf.dtype == np.uint32  # nnx RngCount
+        else leaf
+        for leaf in leaves
+    ]
+    token_ids, token_logprobs = bound.func(
+        sampler_def, state_def, leaves, logits_output, sampling_metadata, positions
+    )
     if sampling_metadata.return_logprob:
         logits_output.next_token_logprobs = token_logprobs
     return token_ids

@@ -1,0 +1,205 @@
+"""SGLangEngine against a real sglang-jax server on CPU, checked against transformers.
+
+The server runs from `.venv-sglang-jax` (made by `.ci/sglang_jax_venv.sh`; CI creates it) on a
+tiny random Qwen2 written by our HF writer, and is started through our launcher (which applies
+the sglang-jax CPU fixes at import time). Every token and log-prob that comes back is recomputed
+with transformers' Qwen2 on the same safetensors.
+"""
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+from codegym_jax.rollout.engine import SamplingParams
+from codegym_jax.rollout.sglang_engine import SGLangEngine, SGLangRequestError, parse_generate_response
+from codegym_jax.rollout.sglang_launcher import DEFAULT_SGLANG_JAX_VENV, SGLangServer, free_port, sglang_jax_cpu_config
+
+SGLANG_JAX_PYTHON = DEFAULT_SGLANG_JAX_VENV / "bin" / "python"
+needs_sglang_jax = pytest.mark.skipif(
+    not SGLANG_JAX_PYTHON.exists(),
+    reason=f"sglang-jax venv absent ({SGLANG_JAX_PYTHON}); create it with .ci/sglang_jax_venv.sh",
+)
+
+# sglang-jax's float32 CPU forward differs from transformers' by up to ~2e-3 in log-prob on this
+# model (measured; the greedy tokens agree). Log-probs of neighbouring tokens differ by ~5e-2 and a
+# wrong temperature shifts them by > 1, so this still tells a right log-prob from a wrong one.
+LOGPROB_TOL = 5e-3
+
+PROMPTS = [[5, 6, 7, 8, 9], [11, 3], [40, 41, 42, 43, 44, 45, 46, 47, 48, 49, 50]]
+
+
+def _sampling(**kw):
+    base = dict(max_new_tokens=8, temperature=1.0, top_p=1.0, top_k=0, stop_token_ids=(), seed=None)
+    base.update(kw)
+    return SamplingParams(**base)
+
+
+# ---------------------------------------------------------------------------- reply parsing
+def _reply(output_ids, entries, finish):
+    return {"output_ids": output_ids, "meta_info": {"finish_reason": finish, "output_token_logprobs": entries}}
+
+
+def test_parse_keeps_matched_stop_token_that_output_ids_drop():
+    tokens, logprobs, finish = parse_generate_response(
+        _reply([7], [[-1.5, 7, None], [-0.25, 2, None]], {"type": "stop", "matched": 2})
+    )
+    assert (tokens, logprobs, finish) == ([7, 2], [-1.5, -0.25], "stop")
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        _reply([7, 8], [[-1.0, 7, None], [-1.0, 9, None]], {"type": "length", "length": 2}),  # ids disagree
+        _reply([7], [[-1.0, 7, None], [-1.0, 3, None]], {"type": "stop", "matched": 2}),  # extra != matched
+        _reply([7], [[-1.0, 7, None], [-1.0, 3, None]], {"type": "length", "length": 2}),  # extra, no stop
+        _reply([7], None, {"type": "length", "length": 1}),  # return_logprob ignored
+        _reply([7], [[-1.0, 7, None]], {"type": "exploded"}),
+        {"output_ids": [1]},
+    ],
+)
+def test_parse_rejects_inconsistent_replies(reply):
+    with pytest.raises(SGLangRequestError):
+        parse_generate_response(reply)
+
+
+# ---------------------------------------------------------------------------- real server
+def _write_tokenizer(path):
+    """A small byte-level BPE saved the way transformers-4 readers load it (Qwen2TokenizerFast)."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=300, special_tokens=["<|endoftext|>", "<|im_start|>", "<|im_end|>"],
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+    )
+    tok.train_from_iterator(["def solve(x): return x + 1"] * 4, trainer)
+    fast = PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="<|im_end|>", pad_token="<|endoftext|>")
+    fast.save_pretrained(path)
+    cfg_path = path / "tokenizer_config.json"
+    tok_cfg = json.loads(cfg_path.read_text())
+    tok_cfg["tokenizer_class"] = "Qwen2TokenizerFast"
+    cfg_path.write_text(json.dumps(tok_cfg))
+
+
+@pytest.fixture(scope="module")
+def tiny_model_dir(tmp_path_factory):
+    import torch
+    from transformers import Qwen2Config, Qwen2ForCausalLM
+
+    path = tmp_path_factory.mktemp("tiny_qwen2")
+    # head_dim 128: sglang-jax's CPU attention needs it (DESIGN §4).
+    cfg = Qwen2Config(
+        vocab_size=512, hidden_size=128, intermediate_size=256, num_hidden_layers=2,
+        num_attention_heads=1, num_key_value_heads=1, head_dim=128, max_position_embeddings=2048,
+        tie_word_embeddings=False, eos_token_id=2, bos_token_id=0,
+    )
+    torch.manual_seed(0)
+    Qwen2ForCausalLM(cfg).to(torch.float32).save_pretrained(path)
+    config = json.loads((path / "config.json").read_text())
+    config.update(rope_theta=10000.0, torch_dtype="float32")  # transformers-4 readers need these
+    (path / "config.json").write_text(json.dumps(config))
+    _write_tokenizer(path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def hf_model(tiny_model_dir):
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    model = AutoModelForCausalLM.from_pretrained(tiny_model_dir, dtype=torch.float32)
+    return model.eval()
+
+
+def _hf_logprobs(hf_model, tokens, temperature=1.0):
+    """log_softmax(logits / T) at every position of `tokens` (row i predicts tokens[i + 1])."""
+    import torch
+
+    with torch.no_grad():
+        logits = hf_model(torch.tensor([tokens])).logits[0].double()
+    return torch.log_softmax(logits / temperature, dim=-1).numpy()
+
+
+@pytest.fixture(scope="module")
+def server(tiny_model_dir, tmp_path_factory):
+    log = tmp_path_factory.mktemp("sglang_log") / "server.log"
+    cfg = sglang_jax_cpu_config(str(tiny_model_dir), free_port(), log_path=str(log), startup_timeout_s=300)
+    with SGLangServer(cfg) as srv:
+        yield srv
+
+
+@pytest.fixture
+def engine(server):
+    with SGLangEngine([server.url], max_in_flight=4, request_timeout_s=120) as eng:
+        yield eng
+
+
+@needs_sglang_jax
+@pytest.mark.slow
+def test_greedy_tokens_and_logprobs_match_transformers(engine, hf_model):
+    results = engine.generate(PROMPTS, _sampling(temperature=0.0, max_new_tokens=8))
+    for prompt, res in zip(PROMPTS, results):
+        assert res.finish_reason == "length"
+        assert len(res.token_ids) == len(res.logprobs) == 8
+        full = prompt + list(res.token_ids)
+        ref = _hf_logprobs(hf_model, full)
+        for i, (tok, lp) in enumerate(zip(res.token_ids, res.logprobs)):
+            row = ref[len(prompt) - 1 + i]
+            assert tok == int(np.argmax(row)), (prompt, i)
+            assert math.isclose(lp, row[tok], abs_tol=LOGPROB_TOL), (prompt, i, lp, row[tok])
+
+
+@needs_sglang_jax
+@pytest.mark.slow
+def test_sampled_tokens_respect_top_k_and_carry_the_sampling_logprob(engine, hf_model):
+    prompts = [[3 + i, 17, 29 + 2 * i] for i in range(8)]  # 8 requests, 4 in flight
+    sampling = _sampling(temperature=0.7, top_k=5, max_new_tokens=6)
+    results = engine.generate(prompts, sampling)
+    distinct = set()
+    for prompt, res in zip(prompts, results):
+        assert len(res.token_ids) == len(res.logprobs) == 6
+        ref = _hf_logprobs(hf_model, prompt + list(res.token_ids), temperature=0.7)
+        for i, (tok, lp) in enumerate(zip(res.token_ids, res.logprobs)):
+            row = ref[len(prompt) - 1 + i]
+            # In the top 5 (up to the two forwards' numeric difference at near-ties).
+            assert row[tok] >= np.sort(row)[-5] - 2 * LOGPROB_TOL, (prompt, i, tok)
+            assert math.isclose(lp, row[tok], abs_tol=LOGPROB_TOL), (prompt, i, lp, row[tok])
+        distinct.add(tuple(res.token_ids))
+    assert len(distinct) == len(prompts)
+
+
+@needs_sglang_jax
+@pytest.mark.slow
+def test_repeated_requests_draw_fresh_samples(engine):
+    # One prompt sampled in separate calls (a GRPO group): the server's random stream must move on.
+    samples = {tuple(engine.generate([PROMPTS[1]], _sampling(max_new_tokens=6))[0].token_ids) for _ in range(5)}
+    assert len(samples) >= 3
+
+
+@needs_sglang_jax
+@pytest.mark.slow
+def test_stop_token_ends_generation_and_stays_in_the_output(engine):
+    greedy = engine.generate([PROMPTS[0]], _sampling(temperature=0.0, max_new_tokens=6))[0]
+    stop = greedy.token_ids[2]
+    first = greedy.token_ids.index(stop)
+    res = engine.generate([PROMPTS[0]], _sampling(temperature=0.0, max_new_tokens=6, stop_token_ids=(stop,)))[0]
+    assert res.finish_reason == "stop"
+    assert res.token_ids == greedy.token_ids[: first + 1]
+    assert res.logprobs == pytest.approx(greedy.logprobs[: first + 1], abs=1e-5)
+
+
+@needs_sglang_jax
+@pytest.mark.slow
+def test_unreachable_server_is_retried_on_the_next_one(server):
+    dead = f"http://127.0.0.1:{free_port()}"
+    with SGLangEngine([dead, server.url], max_in_flight=2, max_retries=2, backoff_s=0.01) as eng:
+        results = eng.generate(PROMPTS, _sampling(temperature=0.0, max_new_tokens=3))
+    assert [len(r.token_ids) for r in results] == [3, 3, 3]
+    with SGLangEngine([dead], max_retries=1, backoff_s=0.01) as eng:
+        with pytest.raises(SGLangRequestError, match="after 2 attempts"):
+            eng.generate([PROMPTS[0]], _sampling(max_new_tokens=2))
