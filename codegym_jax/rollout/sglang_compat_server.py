@@ -107,6 +107,7 @@ class CompatService:
         self.tokenizer_path = tokenizer_path or model_path
         self.weight_version = "0"
         self.max_batch = max_batch
+        self.requests_served = 0
         self._queue: queue.Queue[_Pending | None] = queue.Queue()
         self._running = threading.Event()
         self._running.set()
@@ -148,6 +149,7 @@ class CompatService:
                     for p in batch:
                         p.future.set_exception(e)
                     continue
+                self.requests_served += len(batch)
             for p, r in zip(batch, results):
                 p.future.set_result(r)
 
