@@ -8,13 +8,20 @@ with transformers' Qwen2 on the same safetensors.
 
 import json
 import math
+import sys
 
 import numpy as np
 import pytest
 
 from codegym_jax.rollout.engine import SamplingParams
 from codegym_jax.rollout.sglang_engine import SGLangEngine, SGLangRequestError, parse_generate_response
-from codegym_jax.rollout.sglang_launcher import DEFAULT_SGLANG_JAX_VENV, SGLangServer, free_port, sglang_jax_cpu_config
+from codegym_jax.rollout.sglang_launcher import (
+    DEFAULT_SGLANG_JAX_VENV,
+    ServerConfig,
+    SGLangServer,
+    free_port,
+    sglang_jax_cpu_config,
+)
 
 SGLANG_JAX_PYTHON = DEFAULT_SGLANG_JAX_VENV / "bin" / "python"
 needs_sglang_jax = pytest.mark.skipif(
@@ -62,6 +69,15 @@ def test_parse_keeps_matched_stop_token_that_output_ids_drop():
 def test_parse_rejects_inconsistent_replies(reply):
     with pytest.raises(SGLangRequestError):
         parse_generate_response(reply)
+
+
+def test_launcher_reports_a_server_that_dies_during_startup(tmp_path):
+    log = tmp_path / "server.log"
+    cfg = ServerConfig(python=sys.executable, model_path=str(tmp_path / "no_model"), program="compat",
+                       port=free_port(), log_path=str(log), startup_timeout_s=120)
+    with pytest.raises(RuntimeError, match="exited with code"):
+        SGLangServer(cfg).start()
+    assert "no_model" in log.read_text()
 
 
 # ---------------------------------------------------------------------------- real server

@@ -6,6 +6,7 @@ be what the new parameters produce. The reference is transformers' Qwen2 loaded 
 folders the trainer wrote, so the writer, the server's loader and its sampler are all checked.
 """
 
+import asyncio
 import concurrent.futures
 import sys
 import time
@@ -103,14 +104,20 @@ def test_update_pause_continue_serves_the_new_weights(server, cfg, v0_dir, tmp_p
             before = after
         assert sorted(p.name for p in weights_dir.iterdir()) == ["v00000002", "v00000003"]
 
+        async def episodes():  # the asyncio face gives the same samples
+            return await asyncio.gather(*(engine.generate_async(p, GREEDY) for p in PROMPTS))
+
+        assert [r.token_ids for r in asyncio.run(episodes())] == [r.token_ids for r in before]
+
 
 @pytest.mark.slow
 def test_paused_server_holds_requests_until_continue(server):
-    with SGLangEngine([server.url], request_timeout_s=60) as engine:
+    with SGLangEngine([server.url], request_timeout_s=60) as engine, \
+            concurrent.futures.ThreadPoolExecutor(1) as client:
         expected = engine.generate([PROMPTS[0]], GREEDY)[0]
         assert post_json(server.url + "/pause_generation", {"mode": "retract"}, 10)[0] == 200
         try:
-            pending = engine._pool.submit(engine.generate, [PROMPTS[0]], GREEDY)
+            pending = client.submit(engine.generate, [PROMPTS[0]], GREEDY)
             with pytest.raises(concurrent.futures.TimeoutError):
                 pending.result(timeout=1.5)
         finally:
