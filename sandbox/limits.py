@@ -1,0 +1,36 @@
+"""Resource limits for sandbox workers and the sessions they host."""
+
+import dataclasses
+
+
+@dataclasses.dataclass(frozen=True)
+class SandboxLimits:
+    """Limits applied to every environment-code worker process.
+
+    address_space_bytes: RLIMIT_AS of a worker (stdlib-only env code needs far less than 1 GiB).
+    cpu_seconds_per_call: RLIMIT_CPU headroom granted before each call (backstop: the parent's
+        wall-clock deadlines below are what normally stops a runaway call).
+    file_size_bytes: RLIMIT_FSIZE (largest file env code may write in its temp dir).
+    open_files: RLIMIT_NOFILE.
+    call_deadline_s: parent-side wall-clock deadline of one tool call or session open.
+    oracle_deadline_s: deadline of a whole oracle `solve()` run, a `call_function`, or a replay.
+    max_steps: tool calls allowed per episode (T_max); the call after the last gets done=True.
+    max_observation_chars: longer observations fail the call (session left unchanged).
+    network_namespace: put each worker in a fresh, empty network namespace when the OS allows.
+    """
+
+    address_space_bytes: int = 1 << 30
+    cpu_seconds_per_call: int = 10
+    file_size_bytes: int = 16 << 20
+    open_files: int = 64
+    call_deadline_s: float = 3.0
+    oracle_deadline_s: float = 30.0
+    max_steps: int = 256
+    max_observation_chars: int = 100_000
+    network_namespace: bool = True
+
+    def __post_init__(self):
+        for field in dataclasses.fields(self):
+            value = getattr(self, field.name)
+            if field.type in (int, float, "int", "float") and not value > 0:
+                raise ValueError(f"SandboxLimits.{field.name} must be > 0, got {value!r}")

@@ -1,0 +1,419 @@
+"""A pool of sandbox worker processes hosting environment sessions.
+
+Each session lives in one worker. The parent keeps, per session, the env source, env_str and the
+accepted actions, so when a call times out, crashes its worker or blows a limit, the call comes
+back as an `Error: ...` observation, the worker is replaced, and every session it hosted is rebuilt
+on the new worker by replaying its accepted actions (no session is lost; the failing call leaves
+its session as it was before the call).
+
+Thread-safe: one lock per worker slot, taken in slot order by batched calls.
+"""
+
+import asyncio
+import dataclasses
+import itertools
+import json
+import shutil
+import threading
+import time
+
+import multiprocess
+
+from sandbox import worker as worker_module
+from sandbox.limits import SandboxLimits
+
+
+@dataclasses.dataclass(frozen=True)
+class StepResult:
+    """Outcome of one tool call. `error` is None or a kind: env_exception, timeout, crash, memory,
+    refused, observation_too_long, invalid_action, max_steps, episode_done, session_lost.
+    `step_count` counts the session's tool calls so far (failed ones included)."""
+
+    observation: str
+    done: bool
+    reward: float
+    error: str | None
+    step_count: int
+
+
+@dataclasses.dataclass(frozen=True)
+class OracleResult:
+    reward: float
+    steps: int
+    actions: list
+    observations: list
+    error: str | None
+
+
+class SandboxError(RuntimeError):
+    """Env code could not be loaded/run (syntax error, bad import, timeout, crash...)."""
+
+    def __init__(self, kind: str, message: str):
+        super().__init__(f"{kind}: {message}")
+        self.kind = kind
+        self.message = message
+
+
+@dataclasses.dataclass
+class _Session:
+    slot: int
+    source: str
+    env_str: str
+    actions: list  # accepted action JSON strings, in order
+    calls: int = 0
+    done: bool = False
+    reward: float = 0.0
+    lost: str | None = None
+
+
+class _Slot:
+    def __init__(self, index: int):
+        self.index = index
+        self.lock = threading.Lock()
+        self.process = None
+        self.conn = None
+        self.info = {}
+        self.sessions = set()
+        self.restarts = 0
+
+
+class SandboxPool:
+    """Process pool running untrusted env code. Use as a context manager or call close()."""
+
+    def __init__(self, num_workers: int = 2, limits: SandboxLimits = SandboxLimits(),
+                 start_method: str = "forkserver"):
+        if num_workers < 1:
+            raise ValueError(f"num_workers must be >= 1, got {num_workers}")
+        self.limits = limits
+        self._context = multiprocess.get_context(start_method)
+        if start_method == "forkserver":
+            self._context.set_forkserver_preload(["sandbox.worker"])
+        self._slots = [_Slot(i) for i in range(num_workers)]
+        self._sessions: dict[str, _Session] = {}
+        self._lock = threading.Lock()
+        self._ids = itertools.count()
+        self._closed = False
+        self.stats = {"steps": 0, "failed_calls": 0, "worker_restarts": 0, "replayed_sessions": 0}
+        for slot in self._slots:
+            self._start(slot)
+
+    # ------------------------------------------------------------------ worker lifecycle
+    def _start(self, slot: _Slot) -> None:
+        parent_conn, child_conn = self._context.Pipe(duplex=True)
+        process = self._context.Process(target=worker_module.serve, args=(child_conn, self.limits),
+                                        daemon=True, name=f"sandbox-worker-{slot.index}")
+        process.start()
+        child_conn.close()
+        if not parent_conn.poll(60.0):
+            process.kill()
+            raise RuntimeError(f"sandbox worker {slot.index} did not start within 60 s")
+        status, info = parent_conn.recv()
+        slot.process, slot.conn, slot.info = process, parent_conn, info
+
+    def _kill(self, slot: _Slot) -> None:
+        if slot.process is not None:
+            slot.process.kill()
+            slot.process.join(5.0)
+            slot.conn.close()
+            tmpdir = slot.info.get("tmpdir")
+            if tmpdir:
+                shutil.rmtree(tmpdir, ignore_errors=True)
+        slot.process = slot.conn = None
+
+    def _restart(self, slot: _Slot) -> None:
+        """Replace a dead/stuck worker and replay every session it hosted (slot lock held).
+        A session whose replay fails is marked lost (only possible for nondeterministic env code);
+        if its replay killed the worker, start over without it."""
+        while True:
+            self._kill(slot)
+            self._start(slot)
+            slot.restarts += 1
+            self.stats["worker_restarts"] += 1
+            clean = True
+            for sid in sorted(slot.sessions):
+                session = self._sessions.get(sid)
+                if session is None or session.lost:
+                    continue
+                self.stats["replayed_sessions"] += 1
+                try:
+                    slot.conn.send([("open", sid, session.source, session.env_str, session.actions)])
+                    failure = self._receive(slot, self.limits.oracle_deadline_s)
+                except (OSError, ValueError):
+                    failure = ("fail", "crash", "the worker process died")
+                reply = failure or slot.last_reply
+                if reply[0] != "ok":
+                    session.lost = f"replay failed ({reply[1]}: {reply[2]})"
+                if failure is not None:
+                    clean = False
+                    break
+            if clean:
+                return
+
+    def _exchange(self, slot: _Slot, ops: list, deadline_s: float) -> list:
+        """Run ops on a slot's worker (slot lock held); one reply per op. A timeout or crash fails
+        that op, restarts the worker (replaying its sessions) and resubmits the remaining ops."""
+        replies = []
+        while len(replies) < len(ops):
+            pending = ops[len(replies):]
+            try:
+                slot.conn.send(pending)
+            except (OSError, ValueError):
+                replies.append(("fail", "crash", "the worker process died"))
+                self._restart(slot)
+                continue
+            for _ in pending:
+                failure = self._receive(slot, deadline_s)
+                if failure is None:
+                    replies.append(slot.last_reply)
+                    continue
+                replies.append(failure)
+                self._restart(slot)
+                break
+        return replies
+
+    def _receive(self, slot: _Slot, deadline_s: float):
+        """None when a reply arrived (in slot.last_reply), else a failure reply."""
+        try:
+            if slot.conn.poll(deadline_s):
+                slot.last_reply = slot.conn.recv()
+                return None
+        except (EOFError, OSError):
+            pass
+        if slot.process.is_alive():
+            return ("fail", "timeout", f"the call did not finish within {deadline_s:g} s")
+        slot.process.join(1.0)
+        code = slot.process.exitcode
+        return ("fail", "crash", f"the worker process exited (exit code {code}) during the call")
+
+    # ------------------------------------------------------------------ sessions
+    def open_session(self, env_source: str, env_str: str) -> str:
+        """Build env `env_str` from `env_source` in a worker; returns the session id.
+        Raises SandboxError when the code cannot be loaded or the constructor fails."""
+        self._check_open()
+        with self._lock:
+            slot = min(self._slots, key=lambda s: (len(s.sessions), s.index))
+            sid = f"s{next(self._ids)}"
+            slot.sessions.add(sid)  # reserve before the slow open so load balances under threads
+        with slot.lock:
+            reply = self._exchange(slot, [("open", sid, env_source, env_str, [])],
+                                   self.limits.call_deadline_s)[0]
+            if reply[0] != "ok":
+                slot.sessions.discard(sid)
+                raise SandboxError(reply[1], reply[2])
+            self._sessions[sid] = _Session(slot.index, env_source, env_str, [],
+                                           done=reply[1]["done"], reward=reply[1]["reward"])
+        return sid
+
+    def close_session(self, session_id: str) -> None:
+        session = self._sessions.pop(session_id, None)
+        if session is None:
+            return
+        slot = self._slots[session.slot]
+        with slot.lock:
+            slot.sessions.discard(session_id)
+            if slot.process is not None:
+                self._exchange(slot, [("close", session_id)], self.limits.call_deadline_s)
+
+    def step(self, session_id: str, action) -> StepResult:
+        return self.step_many([(session_id, action)])[0]
+
+    def step_many(self, calls) -> list[StepResult]:
+        """Run [(session_id, action), ...]; calls on different workers run in parallel."""
+        self._check_open()
+        results: list = [None] * len(calls)
+        by_slot: dict[int, list] = {}
+        for index, (sid, action) in enumerate(calls):
+            session = self._sessions.get(sid)
+            if session is None:
+                raise KeyError(f"unknown session id {sid!r}")
+            early = self._precheck(session, action)
+            if isinstance(early, StepResult):
+                results[index] = early
+            else:
+                by_slot.setdefault(session.slot, []).append((index, sid, early))
+        slots = [self._slots[i] for i in sorted(by_slot)]
+        for slot in slots:
+            slot.lock.acquire()
+        try:
+            self._run_steps(slots, by_slot, results)
+        finally:
+            for slot in slots:
+                slot.lock.release()
+        return results
+
+    def _precheck(self, session: _Session, action):
+        """Returns the action JSON to send, or a StepResult when no env call is needed."""
+        if session.lost:
+            return StepResult(f"Error: the session was lost: {session.lost}", True, session.reward,
+                              "session_lost", session.calls)
+        if session.done:
+            return StepResult("Error: the episode is finished; no more tool calls are accepted.",
+                              True, session.reward, "episode_done", session.calls)
+        if session.calls >= self.limits.max_steps:
+            session.done = True
+            return StepResult(f"Error: the episode used its {self.limits.max_steps} tool calls.",
+                              True, session.reward, "max_steps", session.calls)
+        session.calls += 1
+        try:
+            parsed = json.loads(action) if isinstance(action, str) else action
+            if not (isinstance(parsed, dict) and isinstance(parsed.get("name"), str)
+                    and isinstance(parsed.get("parameters", {}), dict)):
+                raise ValueError('expected {"name": str, "parameters": {...}}')
+            parsed.setdefault("parameters", {})
+            return json.dumps(parsed)
+        except (ValueError, TypeError) as exc:
+            return StepResult(f"Error: invalid tool call {str(action)[:200]!r}: {exc}", False,
+                              session.reward, "invalid_action", session.calls)
+
+    def _run_steps(self, slots, by_slot, results) -> None:
+        deadline_s = self.limits.call_deadline_s
+        # Send every worker its batch first, then collect: the workers run in parallel.
+        queues = {}
+        for slot in slots:
+            items = by_slot[slot.index]
+            queues[slot.index] = list(items)
+            try:
+                slot.conn.send([("step", sid, action) for _, sid, action in items])
+            except (OSError, ValueError):
+                queues[slot.index] = None  # dead: handled by the fallback below
+        for slot in slots:
+            items = by_slot[slot.index]
+            if queues[slot.index] is None:
+                self._restart(slot)
+                replies = self._exchange(slot, [("step", s, a) for _, s, a in items], deadline_s)
+            else:
+                replies = []
+                for position in range(len(items)):
+                    failure = self._receive(slot, deadline_s)
+                    if failure is None:
+                        replies.append(slot.last_reply)
+                        continue
+                    replies.append(failure)
+                    self._restart(slot)
+                    rest = items[position + 1:]
+                    replies += self._exchange(slot, [("step", s, a) for _, s, a in rest], deadline_s)
+                    break
+            for (index, sid, action), reply in zip(items, replies):
+                results[index] = self._record(sid, action, reply)
+
+    def _record(self, sid: str, action: str, reply) -> StepResult:
+        session = self._sessions[sid]
+        self.stats["steps"] += 1
+        if reply[0] == "ok":
+            observation, done, reward = reply[1]
+            session.actions.append(action)
+            session.done, session.reward = done, reward
+            return StepResult(observation, done, reward, None, session.calls)
+        _, kind, message = reply
+        self.stats["failed_calls"] += 1
+        if session.lost:
+            return StepResult(f"Error: the session was lost: {session.lost}", True, session.reward,
+                              "session_lost", session.calls)
+        return StepResult(f"Error: {message}", session.done, session.reward, kind, session.calls)
+
+    def accepted_actions(self, session_id: str) -> list[dict]:
+        """The actions that changed the session's state, in order (what a replay runs)."""
+        return [json.loads(a) for a in self._sessions[session_id].actions]
+
+    def session_count(self) -> int:
+        return len(self._sessions)
+
+    # ------------------------------------------------------------------ one-shot calls
+    def _one_shot(self, op: tuple, deadline_s: float):
+        self._check_open()
+        with self._lock:
+            slot = min(self._slots, key=lambda s: (len(s.sessions), s.index))
+        with slot.lock:
+            reply = self._exchange(slot, [op], deadline_s)[0]
+        if reply[0] != "ok":
+            raise SandboxError(reply[1], reply[2])
+        return reply[1]
+
+    def run_oracle(self, env_source: str, env_str: str) -> OracleResult:
+        """Run the env's `solve()` on a fresh instance, recording its tool calls."""
+        try:
+            result = self._one_shot(("oracle", env_source, env_str), self.limits.oracle_deadline_s)
+        except SandboxError as exc:
+            return OracleResult(0.0, 0, [], [], str(exc))
+        return OracleResult(**result)
+
+    def call_function(self, env_source: str, function_name: str, *args):
+        """Call a module-level function of the env file (e.g. generate(seed, difficulty))."""
+        return self._one_shot(("call", env_source, function_name, list(args)),
+                              self.limits.oracle_deadline_s)
+
+    def get_ref_answer(self, env_source: str, env_str: str):
+        return self._one_shot(("ref", env_source, env_str), self.limits.oracle_deadline_s)
+
+    # ------------------------------------------------------------------ lifecycle
+    def worker_info(self) -> list[dict]:
+        return [dict(slot.info, sessions=len(slot.sessions), restarts=slot.restarts)
+                for slot in self._slots]
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise RuntimeError("the SandboxPool is closed")
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        for slot in self._slots:
+            with slot.lock:
+                self._kill(slot)
+        self._sessions.clear()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.close()
+
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:
+            pass
+
+
+
+class AsyncSandbox:
+    """asyncio face of a SandboxPool for the agent loop. Steps awaited in the same event-loop
+    tick are coalesced into one `step_many`, run on a thread so the loop keeps going."""
+
+    def __init__(self, pool: SandboxPool):
+        self.pool = pool
+        self._pending: list = []
+
+    async def open_session(self, env_source: str, env_str: str) -> str:
+        return await asyncio.to_thread(self.pool.open_session, env_source, env_str)
+
+    async def close_session(self, session_id: str) -> None:
+        await asyncio.to_thread(self.pool.close_session, session_id)
+
+    async def step(self, session_id: str, action) -> StepResult:
+        future = asyncio.get_running_loop().create_future()
+        self._pending.append((session_id, action, future))
+        if len(self._pending) == 1:
+            asyncio.get_running_loop().call_soon(self._flush)
+        return await future
+
+    async def run_oracle(self, env_source: str, env_str: str) -> OracleResult:
+        return await asyncio.to_thread(self.pool.run_oracle, env_source, env_str)
+
+    def _flush(self) -> None:
+        batch, self._pending = self._pending, []
+        task = asyncio.ensure_future(
+            asyncio.to_thread(self.pool.step_many, [(sid, action) for sid, action, _ in batch]))
+
+        def deliver(done):
+            error = done.exception()
+            for index, (_, _, future) in enumerate(batch):
+                if future.done():
+                    continue
+                if error is not None:
+                    future.set_exception(error)
+                else:
+                    future.set_result(done.result()[index])
+
+        task.add_done_callback(deliver)

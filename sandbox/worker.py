@@ -1,0 +1,274 @@
+"""The worker process: hosts many environment sessions and executes untrusted env code.
+
+It is started by `sandbox.pool.SandboxPool` through `multiprocess` (forkserver/spawn, so it never
+inherits the trainer's memory) and imports nothing but the stdlib and `sandbox`. Before running
+any env code it enters a fresh network namespace (when the OS allows), installs resource limits,
+moves into a private temp dir and installs an audit hook refusing sockets, new processes,
+signals, writes outside the temp dir, /proc of other processes and ctypes.
+
+Protocol (over one `Connection`): the parent sends a list of ops; the worker answers each op with
+one message, in order, as soon as it is done, so the parent can put a deadline on every op.
+Ops: ("open", sid, source, env_str, actions), ("step", sid, action_json), ("close", sid),
+("oracle", source, env_str), ("call", source, function_name, args), ("ref", source, env_str),
+("ping",). Answers: ("ok", payload) or ("fail", kind, message).
+"""
+
+import hashlib
+import json
+import os
+import resource
+import sys
+import tempfile
+import traceback
+
+from sandbox import gymnasium_stub
+
+ENV_MODULE_NAME = "codegym_env"
+
+
+class _Refused(PermissionError):
+    pass
+
+
+def _install_limits(limits) -> None:
+    resource.setrlimit(resource.RLIMIT_AS, (limits.address_space_bytes, limits.address_space_bytes))
+    resource.setrlimit(resource.RLIMIT_FSIZE, (limits.file_size_bytes, limits.file_size_bytes))
+    resource.setrlimit(resource.RLIMIT_NOFILE, (limits.open_files, limits.open_files))
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    # Root ignores RLIMIT_NPROC; the audit hook refuses fork/exec/spawn regardless.
+    resource.setrlimit(resource.RLIMIT_NPROC, (0, 0))
+
+
+def _grant_cpu(seconds: int) -> None:
+    """Let the next call use `seconds` more CPU; SIGXCPU (fatal) beyond that."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    used = int(usage.ru_utime + usage.ru_stime) + 1
+    resource.setrlimit(resource.RLIMIT_CPU, (used + seconds, resource.RLIM_INFINITY))
+
+
+_BLOCKED_EVENTS = frozenset({
+    "socket.__new__", "socket.connect", "socket.bind", "socket.sendto", "socket.sendmsg",
+    "socket.getaddrinfo", "socket.gethostbyname", "socket.gethostbyaddr", "socket.socketpair",
+    "subprocess.Popen", "os.system", "os.fork", "os.forkpty", "os.exec", "os.posix_spawn",
+    "os.spawn", "os.startfile", "pty.spawn", "os.kill", "os.killpg", "signal.pthread_kill",
+    "ctypes.dlopen", "ctypes.dlsym", "ctypes.cdata", "ctypes.call_function",
+    "os.setuid", "os.chroot", "os.unshare", "os.setns", "sys.setrecursionlimit",
+    "mmap.__new__",
+})
+_WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
+_PATH_CHANGING_EVENTS = frozenset({
+    "os.remove", "os.rename", "os.rmdir", "os.mkdir", "os.chmod", "os.chown", "os.link",
+    "os.symlink", "os.truncate", "os.utime", "shutil.rmtree", "shutil.move", "shutil.copyfile",
+})
+
+
+def _make_audit_hook(tmpdir: str, grant_cpu_code):
+    tmp_prefix = os.path.realpath(tmpdir) + os.sep
+    own_proc = (f"/proc/{os.getpid()}/", "/proc/self/", "/proc/thread-self/")
+
+    def inside_tmp(path) -> bool:
+        if isinstance(path, int):
+            return False
+        try:
+            real = os.path.realpath(os.fsdecode(path))
+        except (TypeError, ValueError):
+            return False
+        return real.startswith(tmp_prefix)
+
+    def hook(event, args):
+        if event in _BLOCKED_EVENTS:
+            raise _Refused(f"sandbox: {event} is not allowed in environment code")
+        if event == "open":
+            path, mode, flags = args
+            writes = (isinstance(mode, str) and any(c in mode for c in "wax+")) or (
+                mode is None and isinstance(flags, int) and flags & _WRITE_FLAGS)
+            if writes and not inside_tmp(path):
+                raise _Refused(f"sandbox: writing {path!r} outside the session temp dir is not allowed")
+            if isinstance(path, (str, bytes)):
+                text = os.fsdecode(path)
+                if text.startswith("/proc/") and not text.startswith(own_proc):
+                    raise _Refused(f"sandbox: reading {text!r} is not allowed")
+        elif event in _PATH_CHANGING_EVENTS:
+            paths = [a for a in args if isinstance(a, (str, bytes, os.PathLike))]
+            if not all(inside_tmp(p) for p in paths):
+                raise _Refused(f"sandbox: {event}{tuple(paths)!r} outside the session temp dir is not allowed")
+        elif event == "resource.setrlimit":
+            if sys._getframe(1).f_code is not grant_cpu_code:
+                raise _Refused("sandbox: changing resource limits is not allowed")
+
+    return hook
+
+
+def _isolate_network(limits) -> str:
+    if not limits.network_namespace:
+        return "audit-hook"
+    for flags in (os.CLONE_NEWNET, os.CLONE_NEWUSER | os.CLONE_NEWNET):
+        try:
+            os.unshare(flags)
+            return "netns+audit-hook"
+        except (OSError, AttributeError):
+            continue
+    return "audit-hook"
+
+
+class _Host:
+    """Sessions and loaded env modules of one worker."""
+
+    def __init__(self, limits):
+        self.limits = limits
+        self.modules = {}  # sha256(source) -> module namespace dict
+        self.sessions = {}  # sid -> [env, source, env_str, accepted actions]
+
+    def module(self, source: str) -> dict:
+        key = hashlib.sha256(source.encode()).hexdigest()
+        namespace = self.modules.get(key)
+        if namespace is None:
+            if "gymnasium" not in sys.modules:
+                try:
+                    import gymnasium  # noqa: F401  (the real one, when installed)
+                except ImportError:
+                    sys.modules["gymnasium"] = gymnasium_stub.make_module()
+            namespace = {"__name__": ENV_MODULE_NAME, "__builtins__": __builtins__}
+            exec(compile(source, "<env>", "exec"), namespace)
+            self.modules[key] = namespace
+        return namespace
+
+    def build(self, source: str, env_str: str):
+        namespace = self.module(source)
+        name = env_str.split("@", 1)[0].strip()
+        cls = namespace.get(name)
+        if not isinstance(cls, type):
+            raise LookupError(f"env source defines no class {name!r} (from env_str {env_str[:80]!r})")
+        factory = getattr(cls, "from_env_str", None)
+        env = factory(env_str) if factory is not None else cls(env_str=env_str)
+        if env is None:
+            raise ValueError(f"{name}.from_env_str returned None for {env_str[:80]!r}")
+        return env
+
+    def observe(self, env, action_json: str):
+        result = env.step(action_json)
+        observation = result[1] if isinstance(result, tuple) and len(result) >= 2 else result
+        if not isinstance(observation, str):
+            observation = str(observation)
+        if len(observation) > self.limits.max_observation_chars:
+            raise OverflowError(
+                f"observation of {len(observation)} chars exceeds the limit of "
+                f"{self.limits.max_observation_chars}")
+        return observation, bool(env.finished), float(env.reward)
+
+    def open(self, sid, source, env_str, actions):
+        env = self.build(source, env_str)
+        for action_json in actions:
+            self.observe(env, action_json)
+        self.sessions[sid] = [env, source, env_str, list(actions)]
+        return {"done": bool(env.finished), "reward": float(env.reward)}
+
+    def step(self, sid, action_json):
+        session = self.sessions.get(sid)
+        if session is None:
+            raise KeyError(f"unknown session {sid!r}")
+        try:
+            result = self.observe(session[0], action_json)
+        except BaseException:
+            # Trial then overwrite: rebuild the state from before this call.
+            try:
+                self.open(sid, session[1], session[2], session[3])
+            except BaseException:
+                self.sessions.pop(sid, None)
+            raise
+        session[3].append(action_json)
+        return result
+
+    def oracle(self, source, env_str):
+        env = self.build(source, env_str)
+        actions, observations = [], []
+        original_step = env.step
+
+        def recording_step(action_json):
+            result = original_step(action_json)
+            actions.append(json.loads(action_json) if isinstance(action_json, str) else action_json)
+            observations.append(result[1] if isinstance(result, tuple) else result)
+            return result
+
+        env.step = recording_step
+        error = None
+        try:
+            env.solve()
+        except Exception as exc:  # the oracle's own bug: report it with what it did so far
+            error = f"{type(exc).__name__}: {exc}"
+        return {"reward": float(env.reward), "steps": int(getattr(env, "step_count", len(actions))),
+                "actions": actions, "observations": [str(o) for o in observations], "error": error}
+
+    def call(self, source, function_name, args):
+        function = self.module(source).get(function_name)
+        if not callable(function):
+            raise LookupError(f"env source has no module-level function {function_name!r}")
+        result = function(*args)
+        json.dumps(result)  # results must be JSON-able
+        return result
+
+    def ref(self, source, env_str):
+        answer = self.build(source, env_str).get_ref_answer()
+        try:
+            json.dumps(answer)
+            return answer
+        except (TypeError, ValueError):
+            return repr(answer)
+
+
+def _describe(exc: BaseException) -> tuple[str, str]:
+    if isinstance(exc, MemoryError):
+        return "memory", "MemoryError: the call exceeded the memory limit"
+    if isinstance(exc, OverflowError) and "observation of" in str(exc):
+        return "observation_too_long", str(exc)
+    if isinstance(exc, RecursionError):
+        return "env_exception", f"RecursionError: {exc}"
+    if isinstance(exc, SyntaxError):
+        return "load_error", f"SyntaxError: {exc.msg} (line {exc.lineno})"
+    if isinstance(exc, ImportError):
+        return "load_error", f"{type(exc).__name__}: {exc}"
+    if isinstance(exc, _Refused):
+        return "refused", str(exc)
+    last = traceback.extract_tb(exc.__traceback__)[-1:] if exc.__traceback__ else []
+    where = f" (line {last[0].lineno} in {last[0].name})" if last and last[0].filename == "<env>" else ""
+    return "env_exception", f"{type(exc).__name__}: {exc}{where}"
+
+
+def serve(conn, limits) -> None:
+    """Worker main loop (the multiprocess target)."""
+    isolation = _isolate_network(limits)
+    tmpdir = tempfile.mkdtemp(prefix="codegym-sandbox-")
+    os.chdir(tmpdir)
+    os.environ["TMPDIR"] = tmpdir
+    tempfile.tempdir = tmpdir
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 1)  # env code printing must not flood the trainer's terminal
+    os.close(devnull)
+    _install_limits(limits)
+    sys.addaudithook(_make_audit_hook(tmpdir, _grant_cpu.__code__))
+    host = _Host(limits)
+    conn.send(("ok", {"pid": os.getpid(), "tmpdir": tmpdir, "isolation": isolation}))
+    handlers = {"open": host.open, "step": host.step, "oracle": host.oracle,
+                "call": host.call, "ref": host.ref}
+    while True:
+        try:
+            ops = conn.recv()
+        except (EOFError, OSError):
+            return
+        for op in ops:
+            kind = op[0]
+            try:
+                if kind == "close":
+                    host.sessions.pop(op[1], None)
+                    reply = ("ok", None)
+                elif kind == "ping":
+                    reply = ("ok", os.getpid())
+                else:
+                    _grant_cpu(limits.cpu_seconds_per_call)
+                    reply = ("ok", handlers[kind](*op[1:]))
+            except BaseException as exc:  # env code may raise anything, incl. SystemExit
+                reply = ("fail", *_describe(exc))
+            try:
+                conn.send(reply)
+            except Exception as exc:  # e.g. an unpicklable result
+                conn.send(("fail", "env_exception", f"result cannot be returned: {exc}"))
