@@ -1,0 +1,119 @@
+"""Task instances: one env string of one env file, with its oracle length and split.
+
+Our JSONL holds one `TaskInstance` per line (its fields, by name). Upstream CodeGym training
+records are read too: `ability` = "codegym_v1@{code_id}__{EnvName@json}", the oracle length in
+`extra_info.solve_fc_round`, the task text after "Question:" in the user message, and the env
+file named "{code_id}__{EnvName}.py" in a directory of env files.
+"""
+
+import dataclasses
+import json
+import os
+
+from codegym_jax.envs.env_str import parse_env_str
+
+UPSTREAM_ABILITY_PREFIX = "codegym_v1@"
+DIFFICULTIES = ("easy", "medium", "hard")
+
+
+@dataclasses.dataclass(frozen=True)
+class TaskInstance:
+    env_name: str
+    env_str: str
+    env_file: str  # path of the env source file
+    code_id: str
+    difficulty: str | None = None  # easy / medium / hard, None when unknown (upstream records)
+    oracle_steps: int | None = None  # tool calls of the oracle solve() (upstream solve_fc_round)
+    split: str = "train"
+    task_description: str | None = None
+
+    def __post_init__(self):
+        name, _ = parse_env_str(self.env_str)
+        if name != self.env_name:
+            raise ValueError(f"env_str names {name!r} but env_name is {self.env_name!r}")
+        if self.difficulty is not None and self.difficulty not in DIFFICULTIES:
+            raise ValueError(f"difficulty must be one of {DIFFICULTIES} or None, got {self.difficulty!r}")
+        if self.oracle_steps is not None and (not isinstance(self.oracle_steps, int) or self.oracle_steps < 0):
+            raise ValueError(f"oracle_steps must be a non-negative int, got {self.oracle_steps!r}")
+
+    def read_source(self) -> str:
+        with open(self.env_file, encoding="utf-8") as f:
+            return f.read()
+
+
+_FIELDS = {f.name for f in dataclasses.fields(TaskInstance)}
+
+
+def read_tasks(path: str) -> list[TaskInstance]:
+    tasks = []
+    with open(path, encoding="utf-8") as f:
+        for number, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except ValueError as exc:
+                raise ValueError(f"{path}:{number}: not JSON ({exc})") from None
+            unknown = set(record) - _FIELDS
+            if unknown:
+                raise ValueError(f"{path}:{number}: unknown task fields {sorted(unknown)}")
+            try:
+                tasks.append(TaskInstance(**record))
+            except (TypeError, ValueError) as exc:
+                raise ValueError(f"{path}:{number}: {exc}") from None
+    return tasks
+
+
+def write_tasks(path: str, tasks) -> None:
+    """Write tasks as JSONL (atomically: a temp file renamed over `path`)."""
+    tmp = f"{path}.tmp{os.getpid()}"
+    with open(tmp, "w", encoding="utf-8") as f:
+        for task in tasks:
+            f.write(json.dumps(dataclasses.asdict(task), ensure_ascii=False) + "\n")
+    os.replace(tmp, path)
+
+
+def parse_upstream_ability(ability: str) -> tuple[str, str]:
+    """"codegym_v1@{code_id}__{EnvName@json}" -> (code_id, env_str)."""
+    if not ability.startswith(UPSTREAM_ABILITY_PREFIX):
+        raise ValueError(f"ability does not start with {UPSTREAM_ABILITY_PREFIX!r}: {ability[:120]!r}")
+    rest = ability[len(UPSTREAM_ABILITY_PREFIX):]
+    head = rest.split("@", 1)[0]  # code_id__EnvName: the "__" lies before the payload's first "@"
+    code_id, sep, _ = head.rpartition("__")
+    if not sep or not code_id:
+        raise ValueError(f"ability has no 'code_id__EnvName' part: {ability[:120]!r}")
+    env_str = rest[len(code_id) + 2:]
+    parse_env_str(env_str)
+    return code_id, env_str
+
+
+def _question(record: dict) -> str | None:
+    for message in record.get("prompt") or []:
+        content = message.get("content") or ""
+        if message.get("role") == "user" and "Question:" in content:
+            return content.split("Question:", 1)[1].strip() or None
+    return None
+
+
+def read_upstream_records(path: str, env_dir: str, split: str = "train") -> list[TaskInstance]:
+    """Task instances from an upstream CodeGym training JSONL; env files from `env_dir`."""
+    tasks = []
+    with open(path, encoding="utf-8") as f:
+        for number, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+                code_id, env_str = parse_upstream_ability(record["ability"])
+            except (ValueError, KeyError) as exc:
+                raise ValueError(f"{path}:{number}: {exc!r}") from None
+            env_name, _ = parse_env_str(env_str)
+            env_file = os.path.join(env_dir, f"{code_id}__{env_name}.py")
+            if not os.path.isfile(env_file):
+                raise ValueError(f"{path}:{number}: env file {env_file} does not exist")
+            rounds = (record.get("extra_info") or {}).get("solve_fc_round")
+            tasks.append(TaskInstance(
+                env_name=env_name, env_str=env_str, env_file=env_file, code_id=code_id,
+                difficulty=None, oracle_steps=int(rounds) if rounds is not None else None,
+                split=split, task_description=_question(record)))
+    return tasks
