@@ -177,11 +177,11 @@ class SandboxPool:
             if slot.conn.poll(deadline_s):
                 slot.last_reply = slot.conn.recv()
                 return None
+            if slot.process.is_alive():
+                return ("fail", "timeout", f"the call did not finish within {deadline_s:g} s")
         except (EOFError, OSError):
-            pass
-        if slot.process.is_alive():
-            return ("fail", "timeout", f"the call did not finish within {deadline_s:g} s")
-        slot.process.join(1.0)
+            pass  # the worker's end closed: it died
+        slot.process.join(2.0)
         code = slot.process.exitcode
         return ("fail", "crash", f"the worker process exited (exit code {code}) during the call")
 

@@ -1,0 +1,156 @@
+"""One hostile env per test: each must give a clear error, keep the pool serving and leave every
+other session (on the same worker too) with its state."""
+
+import os
+import socket
+import threading
+import uuid
+
+import pytest
+
+from sandbox.limits import SandboxLimits
+from sandbox.pool import SandboxError, SandboxPool
+from sandbox_envs import COUNTER_ENV, attack_env, counter_env_str, replay_counter
+
+ADD = {"name": "Add", "parameters": {"x": 5}}
+OBSERVE = {"name": "Observe", "parameters": {}}
+ATTACK = {"name": "Attack", "parameters": {}}
+
+
+@pytest.fixture(scope="module")
+def pool():
+    limits = SandboxLimits(call_deadline_s=1.0, oracle_deadline_s=10.0, address_space_bytes=768 << 20)
+    with SandboxPool(num_workers=1, limits=limits) as p:  # one worker: victims share it with the attacker
+        yield p
+
+
+@pytest.fixture()
+def victims(pool):
+    sids = [pool.open_session(COUNTER_ENV, counter_env_str(seed)) for seed in (11, 12)]
+    for sid in sids:
+        pool.step(sid, {"name": "Add", "parameters": {"x": 3}})
+    yield sids
+    for sid in sids:
+        expected = replay_counter(counter_env_str(11 + sids.index(sid)), [{"name": "Add", "parameters": {"x": 3}}])
+        assert pool.step(sid, OBSERVE).observation == expected
+        pool.close_session(sid)
+
+
+def _attack(pool, source):
+    sid = pool.open_session(source, "AttackEnv@{}")
+    assert pool.step(sid, ADD).observation == "5"
+    result = pool.step(sid, ATTACK)
+    assert result.observation.startswith("Error: "), result
+    assert pool.step(sid, OBSERVE).observation == "5"  # the failed call was rolled back
+    pool.close_session(sid)
+    return result
+
+
+def _refused(result, event):
+    assert result.error == "env_exception" or result.error == "refused"
+    assert f"sandbox: {event}" in result.observation, result.observation
+
+
+def test_infinite_loop_in_tool(pool, victims):
+    result = _attack(pool, attack_env("while True:\n    pass"))
+    assert result.error == "timeout" and "within 1 s" in result.observation
+
+
+def test_infinite_loop_in_constructor(pool, victims):
+    with pytest.raises(SandboxError) as info:
+        pool.open_session(attack_env(constructor="while True: pass"), "AttackEnv@{}")
+    assert info.value.kind == "timeout"
+
+
+def test_memory_bomb(pool, victims):
+    result = _attack(pool, attack_env("blocks = []\nwhile True:\n    blocks.append(bytearray(64 << 20))"))
+    assert result.error == "memory" and "memory limit" in result.observation
+
+
+def test_fork_bomb(pool, victims):
+    _refused(_attack(pool, attack_env("while True:\n    os.fork()")), "os.fork")
+
+
+def test_os_system(pool, victims):
+    marker = f"/tmp/sandbox-escape-{uuid.uuid4().hex}"
+    _refused(_attack(pool, attack_env(f"os.system('touch {marker}')")), "os.system")
+    assert not os.path.exists(marker)
+
+
+def test_subprocess(pool, victims):
+    _refused(_attack(pool, attack_env("import subprocess\nsubprocess.run(['true'])")), "subprocess.Popen")
+
+
+def test_socket_connect(pool, victims):
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    server.settimeout(0.5)
+    port = server.getsockname()[1]
+    accepted = []
+    thread = threading.Thread(target=lambda: accepted.append(_try_accept(server)))
+    thread.start()
+    result = _attack(pool, attack_env(f"import socket\nsocket.create_connection(('127.0.0.1', {port}))"))
+    thread.join()
+    server.close()
+    _refused(result, "socket")
+    assert accepted == [None]
+
+
+def _try_accept(server):
+    try:
+        return server.accept()
+    except socket.timeout:
+        return None
+
+
+def test_write_outside_temp_dir(pool, victims):
+    target = f"/tmp/sandbox-escape-{uuid.uuid4().hex}"
+    _refused(_attack(pool, attack_env(f"open({target!r}, 'w').write('x')")), "writing")
+    assert not os.path.exists(target)
+    # the private temp dir (the working dir) is writable
+    source = attack_env("open('scratch.txt', 'w').write('ok')\nreturn open('scratch.txt').read()")
+    sid = pool.open_session(source, "AttackEnv@{}")
+    assert pool.step(sid, ATTACK).observation == "ok"
+
+
+def test_reading_the_trainers_memory(pool, victims):
+    _refused(_attack(pool, attack_env("return open(f'/proc/{os.getppid()}/mem', 'rb').read(8)")), "reading")
+    _refused(_attack(pool, attack_env("os.kill(os.getppid(), 9)")), "os.kill")
+
+
+def test_os_exit(pool, victims):
+    result = _attack(pool, attack_env("os._exit(0)"))
+    assert result.error == "crash" and "exit code 0" in result.observation
+
+
+def test_sys_exit(pool, victims):
+    result = _attack(pool, attack_env("sys.exit(3)"))
+    assert result.error == "env_exception" and "SystemExit: 3" in result.observation
+
+
+def test_base_exception(pool, victims):
+    result = _attack(pool, attack_env("raise BaseException('boom')"))
+    assert result.error == "env_exception" and "BaseException: boom" in result.observation
+
+
+def test_ten_megabyte_observation(pool, victims):
+    result = _attack(pool, attack_env("return 'x' * 10_000_000"))
+    assert result.error == "observation_too_long" and "10000000 chars" in result.observation
+
+
+def test_syntax_error(pool, victims):
+    with pytest.raises(SandboxError) as info:
+        pool.open_session("class AttackEnv(:\n", "AttackEnv@{}")
+    assert info.value.kind == "load_error" and "SyntaxError" in str(info.value)
+
+
+def test_unknown_import(pool, victims):
+    with pytest.raises(SandboxError) as info:
+        pool.open_session(attack_env(imports="import no_such_module_for_envs"), "AttackEnv@{}")
+    assert info.value.kind == "load_error" and "no_such_module_for_envs" in str(info.value)
+
+
+def test_raising_resource_limits(pool, victims):
+    _refused(_attack(pool, attack_env(
+        "import resource\nresource.setrlimit(resource.RLIMIT_AS, (-1, -1))")), "changing resource limits")
