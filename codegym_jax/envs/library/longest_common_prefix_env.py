@@ -1,0 +1,257 @@
+"""Longest common prefix of a hidden list of strings, read character by character."""
+
+import json
+import random
+import string
+
+TASK_DESCRIPTION = """A hidden list holds several lower-case strings. Find the longest string that every
+one of them starts with (it may be empty). Only the number of strings is visible at first; single
+characters are read by string index and position, and the environment keeps a prefix buffer you can
+extend. Report the prefix.
+
+Example: ["flower", "flow", "flight"] -> answer "fl"."""
+
+
+def _is_kind(value, kind):
+    """Whether a JSON-decoded parameter value has the declared kind ("int", "list[int]", ...)."""
+    if kind.startswith("list[") and kind.endswith("]"):
+        return isinstance(value, list) and all(_is_kind(item, kind[5:-1]) for item in value)
+    if kind == "int":
+        return isinstance(value, int) and not isinstance(value, bool)
+    if kind == "bool":
+        return isinstance(value, bool)
+    if kind == "str":
+        return isinstance(value, str)
+    if kind == "list":
+        return isinstance(value, list)
+    raise ValueError(f"unknown parameter kind {kind!r}")
+
+
+class LongestCommonPrefixEnv:
+    _PARAM_TYPES = {
+        "Observe": {},
+        "CharAt": {"string_index": "int", "position": "int"},
+        "StringLength": {"string_index": "int"},
+        "ExtendPrefix": {"char": "str"},
+        "GetPrefix": {},
+        "Done": {"answer": "str"},
+    }
+
+    def __init__(self, env_str=None):
+        self.func_mapping = {"Observe": 0, "CharAt": 1, "StringLength": 2, "ExtendPrefix": 3, "GetPrefix": 4, "Done": 5}
+        options = {}
+        if env_str is not None:
+            options = json.loads(env_str.split("@", 1)[1])
+        self.reset(options)
+
+    @staticmethod
+    def from_env_str(env_str):
+        prefix = "LongestCommonPrefixEnv@"
+        if not isinstance(env_str, str) or not env_str.startswith(prefix):
+            return None
+        return LongestCommonPrefixEnv(env_str=env_str)
+
+    @property
+    def finished(self):
+        return self._done
+
+    @property
+    def reward(self):
+        return float(self._reward)
+
+    def step(self, action):
+        r"""
+        Run one tool call and return its observation.
+
+        Args:
+            action (str): JSON text of the form {"name": <tool name>, "parameters": {...}}.
+
+        Returns:
+            tuple[bool, str]: (True, observation); every failure comes back as an "Error: ..." observation.
+        """
+        self.step_count += 1
+        try:
+            call = json.loads(action) if isinstance(action, str) else action
+            if not isinstance(call, dict) or not isinstance(call.get("name"), str):
+                return True, "Error: the action must be a JSON object with a string 'name'"
+            name = call["name"]
+            params = call.get("parameters")
+            params = {} if params is None else params
+            if name not in self.func_mapping:
+                return True, f"Error: unknown tool {name!r}; available tools: {', '.join(self.func_mapping)}"
+            if not isinstance(params, dict):
+                return True, "Error: 'parameters' must be a JSON object"
+            expected = self._PARAM_TYPES[name]
+            for key, kind in expected.items():
+                if key not in params:
+                    return True, f"Error: missing parameter {key!r} for {name}"
+                if not _is_kind(params[key], kind):
+                    got = type(params[key]).__name__
+                    return True, f"Error: parameter {key!r} of {name} must be {kind}, got {got}"
+            unexpected = sorted(set(params) - set(expected))
+            if unexpected:
+                return True, f"Error: unexpected parameter(s) {unexpected} for {name}"
+            return True, str(getattr(self, name)(**params))
+        except Exception as exc:  # the contract turns every failure into an observation
+            return True, f"Error: {exc}"
+
+    def _grade(self, answer, ref):
+        correct = answer == ref
+        self._reward = 1 if correct else 0
+        self._done = True
+        verdict = "Correct" if correct else "Incorrect"
+        return f"Your answer: {answer}, Reference answer: {ref}, Result: {verdict}, reward={self._reward}"
+
+    def reset(self, options=None):
+        options = options or {}
+        self.strings = [str(s) for s in options.get("strings", [])]
+        self.prefix = ""
+        self.step_count = 0
+        self._reward = 0
+        self._done = False
+        return "Environment has been reset."
+
+    def get_ref_answer(self):
+        if not self.strings:
+            return ""
+        prefix = self.strings[0]
+        for text in self.strings[1:]:
+            while not text.startswith(prefix):
+                prefix = prefix[:-1]
+        return prefix
+
+    def _check_string(self, string_index):
+        if not 0 <= string_index < len(self.strings):
+            raise ValueError(f"string_index {string_index} is outside 0..{len(self.strings) - 1}")
+
+    def Observe(self):
+        r"""
+        Show the number of strings and the current prefix buffer.
+
+        Args:
+            None
+
+        Returns:
+            str: JSON with "strings" and "prefix".
+
+        Example Output:
+            "{\"strings\": 3, \"prefix\": \"\"}"
+        """
+        return json.dumps({"strings": len(self.strings), "prefix": self.prefix})
+
+    def CharAt(self, string_index, position):
+        r"""
+        Read one character of one string.
+
+        Args:
+            string_index (int): Which string, from 0.
+            position (int): Position inside that string, from 0.
+
+        Returns:
+            str: JSON string with the character, or "" when the position is past the string's end.
+
+        Example Output:
+            "\"f\""
+        """
+        self._check_string(string_index)
+        if position < 0:
+            raise ValueError(f"position must be >= 0, got {position}")
+        text = self.strings[string_index]
+        return json.dumps(text[position] if position < len(text) else "")
+
+    def StringLength(self, string_index):
+        r"""
+        Read the length of one string.
+
+        Args:
+            string_index (int): Which string, from 0.
+
+        Returns:
+            str: The length.
+
+        Example Output:
+            "6"
+        """
+        self._check_string(string_index)
+        return str(len(self.strings[string_index]))
+
+    def ExtendPrefix(self, char):
+        r"""
+        Append one character to the prefix buffer.
+
+        Args:
+            char (str): A single character.
+
+        Returns:
+            str: JSON string with the buffer afterwards.
+
+        Example Output:
+            "\"fl\""
+        """
+        if len(char) != 1:
+            raise ValueError(f"expected exactly one character, got {char!r}")
+        self.prefix += char
+        return json.dumps(self.prefix)
+
+    def GetPrefix(self):
+        r"""
+        Read the prefix buffer.
+
+        Args:
+            None
+
+        Returns:
+            str: JSON string with the buffer.
+
+        Example Output:
+            "\"fl\""
+        """
+        return json.dumps(self.prefix)
+
+    def Done(self, answer):
+        r"""
+        Submit the longest common prefix.
+
+        Args:
+            answer (str): The prefix (possibly empty).
+
+        Returns:
+            str: The verdict with the reference answer and the reward.
+
+        Example Output:
+            "Your answer: fl, Reference answer: fl, Result: Correct, reward=1"
+        """
+        return self._grade(answer, self.get_ref_answer())
+
+    def solve(self):
+        call = lambda name, **params: self.step(json.dumps({"name": name, "parameters": params}))[1]
+        count = json.loads(call("Observe"))["strings"]
+        position = 0
+        while True:
+            char = json.loads(call("CharAt", string_index=0, position=position))
+            if char == "":
+                break
+            if any(json.loads(call("CharAt", string_index=i, position=position)) != char
+                   for i in range(1, count)):
+                break
+            call("ExtendPrefix", char=char)
+            position += 1
+        return call("Done", answer=json.loads(call("GetPrefix")))
+
+
+_SHAPES = {"easy": ((3, 4), (2, 5)), "medium": ((4, 7), (5, 11)), "hard": ((9, 14), (9, 15))}
+
+
+def generate(seed: int, difficulty: str) -> str:
+    rng = random.Random(seed)
+    (count_low, count_high), (prefix_low, prefix_high) = _SHAPES[difficulty]
+    alphabet = string.ascii_lowercase[:rng.randint(2, 6)]
+    prefix = "".join(rng.choice(alphabet) for _ in range(rng.randint(prefix_low, prefix_high)))
+    strings = []
+    for _ in range(rng.randint(count_low, count_high)):
+        tail = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 5)))
+        strings.append(prefix + tail)
+    if rng.random() < 0.3:  # one string cut short inside the prefix
+        i = rng.randrange(len(strings))
+        strings[i] = strings[i][:rng.randint(0, len(prefix))]
+    return "LongestCommonPrefixEnv@" + json.dumps({"strings": strings})
