@@ -268,33 +268,37 @@ class SandboxPool:
     def _run_steps(self, slots, by_slot, results) -> None:
         deadline_s = self.limits.call_deadline_s
         # Send every worker its batch first, then collect: the workers run in parallel.
-        queues = {}
+        sent = {slot.index: self._send_steps(slot, by_slot[slot.index]) for slot in slots}
         for slot in slots:
             items = by_slot[slot.index]
-            queues[slot.index] = list(items)
-            try:
-                slot.conn.send([("step", sid, action) for _, sid, action in items])
-            except (OSError, ValueError):
-                queues[slot.index] = None  # dead: handled by the fallback below
-        for slot in slots:
-            items = by_slot[slot.index]
-            if queues[slot.index] is None:
-                self._restart(slot)
-                replies = self._exchange(slot, [("step", s, a) for _, s, a in items], deadline_s)
-            else:
-                replies = []
-                for position in range(len(items)):
-                    failure = self._receive(slot, deadline_s)
-                    if failure is None:
-                        replies.append(slot.last_reply)
+            position, is_sent = 0, sent[slot.index]
+            while position < len(items):
+                if not is_sent:
+                    is_sent = self._send_steps(slot, items[position:])
+                    if not is_sent:  # the worker is dead: fail this call, replace the worker
+                        index, sid, action = items[position]
+                        results[index] = self._record(sid, action, ("fail", "crash", "the worker died"))
+                        position += 1
+                        self._restart(slot)
                         continue
-                    replies.append(failure)
-                    self._restart(slot)
-                    rest = items[position + 1:]
-                    replies += self._exchange(slot, [("step", s, a) for _, s, a in rest], deadline_s)
-                    break
-            for (index, sid, action), reply in zip(items, replies):
-                results[index] = self._record(sid, action, reply)
+                while position < len(items):
+                    index, sid, action = items[position]
+                    failure = self._receive(slot, deadline_s)
+                    # Record at once: a replay after a later failure must include this call.
+                    results[index] = self._record(sid, action, failure or slot.last_reply)
+                    position += 1
+                    if failure is not None:
+                        self._restart(slot)
+                        is_sent = False
+                        break
+
+    @staticmethod
+    def _send_steps(slot: _Slot, items) -> bool:
+        try:
+            slot.conn.send([("step", sid, action) for _, sid, action in items])
+            return True
+        except (OSError, ValueError):
+            return False
 
     def _record(self, sid: str, action: str, reply) -> StepResult:
         session = self._sessions[sid]
