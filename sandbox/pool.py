@@ -319,6 +319,14 @@ class SandboxPool:
         """The actions that changed the session's state, in order (what a replay runs)."""
         return [json.loads(a) for a in self._sessions[session_id].actions]
 
+    def session_status(self, session_id: str) -> dict:
+        """{"done", "reward", "step_count"} of a session (KeyError when unknown)."""
+        session = self._sessions.get(session_id)
+        if session is None:
+            raise KeyError(f"unknown session id {session_id!r}")
+        return {"done": session.done or session.lost is not None, "reward": session.reward,
+                "step_count": session.calls}
+
     def session_count(self) -> int:
         return len(self._sessions)
 
