@@ -178,7 +178,7 @@ def format_table(reports, difficulties):
         row = [report.class_name or os.path.basename(report.env_file), _cell(report.tools, "d")]
         for difficulty in difficulties:
             row += [_cell(report.pass_rate(difficulty), ".0%"), _cell(report.mean_steps(difficulty), ".1f")]
-        reasons = "; ".join(f"{n}x {r}" if n > 1 else r for r, n in report.reasons()[:3])
+        reasons = " | ".join(f"{n}x {r}" if n > 1 else r for r, n in report.reasons()[:3])
         row += [_cell(report.in_filter_rate(), ".0%"), reasons or "-"]
         rows.append(row)
     widths = [max(len(row[i]) for row in rows) for i in range(len(header) - 1)]

@@ -3,9 +3,8 @@
 import json
 import random
 
-TASK_DESCRIPTION = """Given an integer n, count the prime numbers strictly smaller than n. The
-environment holds a board of the integers 2..n-1 on which numbers can be crossed out; it starts with
-nothing crossed out. Report the count.
+TASK_DESCRIPTION = """Given an integer n, count the prime numbers strictly smaller than n (a prime is an integer
+greater than 1 whose only divisors are 1 and itself). Report the count.
 
 Example: n = 20 -> primes 2, 3, 5, 7, 11, 13, 17, 19 -> answer 8."""
 

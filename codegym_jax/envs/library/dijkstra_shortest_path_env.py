@@ -5,9 +5,8 @@ import json
 import random
 
 TASK_DESCRIPTION = """A weighted undirected graph has nodes 0..n-1 and positive integer edge weights.
-You know the node count, a source and a target; a node's edges are revealed one node at a time. The
-environment also holds a frontier of tentative distances that you can lower and take the closest node
-from. Report the length of the shortest path from source to target, or -1 if the target cannot be
+You know the node count, a source and a target; a node's edges are revealed one node at a time.
+Report the length of the shortest path from source to target, or -1 if the target cannot be
 reached.
 
 Example: n = 3, edges [[0, 1, 4], [1, 2, 1], [0, 2, 7]], source 0, target 2 -> answer 5."""

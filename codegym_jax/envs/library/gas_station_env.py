@@ -7,8 +7,7 @@ TASK_DESCRIPTION = """Gas stations 0..n-1 stand on a circular road. Station i pr
 fuel and driving from station i to station i+1 (from the last one back to station 0) costs cost[i]
 units. You start with an empty tank at some station. Report the smallest station index from which
 you can drive once around the whole circle without the tank ever going negative, or -1 if no
-station works. Only the number of stations is visible at first; stations are read by index, and the
-environment keeps a tank you can fill and empty.
+station works. Only the number of stations is visible at first; stations are read by index.
 
 Example: gas [1, 2, 3, 4, 5], cost [3, 4, 5, 1, 2] -> answer 3."""
 

@@ -6,8 +6,7 @@ import string
 
 TASK_DESCRIPTION = """A hidden list of lower-case words is split into groups so that two words share a
 group exactly when one is a rearrangement of the other's letters (same letters, same counts). Only the
-number of words is visible at first; words are read by index, and the environment keeps a table of
-groups keyed by whatever key you choose. Report the number of groups.
+number of words is visible at first; words are read by index. Report the number of groups.
 
 Example: ["eat", "tea", "tan", "ate", "nat", "bat"] -> answer 3."""
 

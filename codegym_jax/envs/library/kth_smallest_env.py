@@ -4,9 +4,7 @@ import json
 import random
 
 TASK_DESCRIPTION = """A hidden array of distinct integers can only be read one position at a time. You
-know its length and a number k. The environment can swap two positions and can partition a range of
-positions around the value at the range's last position (smaller values to its left, larger to its
-right). Report the k-th smallest value of the array (k = 1 is the minimum).
+know its length and a number k. Report the k-th smallest value of the array (k = 1 is the minimum).
 
 Example: array [7, 2, 9, 4, 5], k = 2 -> answer 4."""
 

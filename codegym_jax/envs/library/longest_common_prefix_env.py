@@ -6,8 +6,7 @@ import string
 
 TASK_DESCRIPTION = """A hidden list holds several lower-case strings. Find the longest string that every
 one of them starts with (it may be empty). Only the number of strings is visible at first; single
-characters are read by string index and position, and the environment keeps a prefix buffer you can
-extend. Report the prefix.
+characters are read by string index and position. Report the prefix.
 
 Example: ["flower", "flow", "flight"] -> answer "fl"."""
 

@@ -6,8 +6,7 @@ import random
 
 TASK_DESCRIPTION = """A hidden list of meetings is given as [start, end) time pairs; a meeting that ends at
 time t frees its room for a meeting starting at t. Only the number of meetings is visible at first;
-meetings are read by index, and the environment offers a pool of rooms, each remembered by the time
-it becomes free. Report the smallest number of rooms that lets every meeting take place.
+meetings are read by index. Report the smallest number of rooms that lets every meeting take place.
 
 Example: [[0, 30], [5, 10], [15, 20]] -> answer 2."""
 

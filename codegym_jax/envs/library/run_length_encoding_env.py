@@ -6,8 +6,7 @@ import string
 
 TASK_DESCRIPTION = """A hidden string is compressed by replacing every maximal run of equal characters
 with the character followed by the run length; a run of length 1 is written as the character alone.
-Only the string's length is visible at first; characters are read by position, and the environment
-keeps an output buffer you can append pieces to. Report the length of the compressed string.
+Only the string's length is visible at first; characters are read by position. Report the length of the compressed string.
 
 Example: "aaabccdddd" -> "a3bc2d4" -> answer 7."""
 
