@@ -8,6 +8,7 @@ that may have reached the server is never sent twice.
 
 import http.client
 import json
+import socket
 import threading
 import time
 import urllib.parse
@@ -60,6 +61,7 @@ class EnvClient:
             try:
                 if conn.sock is None:
                     conn.connect()  # a refused connect is safe to retry: nothing was sent
+                    conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
                 conn.request(method, path, body=data, headers=headers)
                 sent = True
                 response = conn.getresponse()

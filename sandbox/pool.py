@@ -11,8 +11,10 @@ Thread-safe: one lock per worker slot, taken in slot order by batched calls.
 
 import asyncio
 import dataclasses
+import io
 import itertools
 import json
+import pickle
 import shutil
 import threading
 import time
@@ -43,6 +45,18 @@ class OracleResult:
     actions: list
     observations: list
     error: str | None
+
+
+class _PlainUnpickler(pickle.Unpickler):
+    """Worker replies are built from plain containers and scalars only; refusing every class
+    lookup keeps env code that hijacks its worker's pipe from running code in this process."""
+
+    def find_class(self, module, name):
+        raise pickle.UnpicklingError(f"sandbox reply refers to {module}.{name}; only plain data is accepted")
+
+
+def _loads(data: bytes):
+    return _PlainUnpickler(io.BytesIO(data)).load()
 
 
 class SandboxError(RuntimeError):
@@ -100,15 +114,16 @@ class SandboxPool:
     # ------------------------------------------------------------------ worker lifecycle
     def _start(self, slot: _Slot) -> None:
         parent_conn, child_conn = self._context.Pipe(duplex=True)
-        process = self._context.Process(target=worker_module.serve, args=(child_conn, self.limits),
+        progress = self._context.RawValue("q", -1)  # index of the op the worker is running
+        process = self._context.Process(target=worker_module.serve, args=(child_conn, self.limits, progress),
                                         daemon=True, name=f"sandbox-worker-{slot.index}")
         process.start()
         child_conn.close()
         if not parent_conn.poll(60.0):
             process.kill()
             raise RuntimeError(f"sandbox worker {slot.index} did not start within 60 s")
-        status, info = parent_conn.recv()
-        slot.process, slot.conn, slot.info = process, parent_conn, info
+        status, info = _loads(parent_conn.recv_bytes())
+        slot.process, slot.conn, slot.info, slot.progress = process, parent_conn, info, progress
 
     def _kill(self, slot: _Slot) -> None:
         if slot.process is not None:
@@ -129,61 +144,88 @@ class SandboxPool:
             self._start(slot)
             slot.restarts += 1
             self.stats["worker_restarts"] += 1
-            clean = True
-            for sid in sorted(slot.sessions):
-                session = self._sessions.get(sid)
-                if session is None or session.lost:
-                    continue
-                self.stats["replayed_sessions"] += 1
-                try:
-                    slot.conn.send([("open", sid, session.source, session.env_str, session.actions)])
-                    failure = self._receive(slot, self.limits.oracle_deadline_s)
-                except (OSError, ValueError):
-                    failure = ("fail", "crash", "the worker process died")
-                reply = failure or slot.last_reply
-                if reply[0] != "ok":
-                    session.lost = f"replay failed ({reply[1]}: {reply[2]})"
-                if failure is not None:
-                    clean = False
-                    break
-            if clean:
+            todo = [sid for sid in sorted(slot.sessions)
+                    if sid in self._sessions and not self._sessions[sid].lost]
+            if not todo:
                 return
+            ops = [("open", sid, self._sessions[sid].source, self._sessions[sid].env_str,
+                    self._sessions[sid].actions) for sid in todo]
+            self.stats["replayed_sessions"] += len(ops)
+            if self._send(slot, ops):
+                replies, failure, failed_at = self._collect(slot, len(ops), self.limits.oracle_deadline_s)
+            else:
+                replies, failure, failed_at = [], ("fail", "crash", "the worker died"), 0
+            for sid, reply in zip(todo, replies):
+                if reply[0] != "ok":
+                    self._sessions[sid].lost = f"replay failed ({reply[1]}: {reply[2]})"
+            if failure is None:
+                return
+            self._sessions[todo[failed_at]].lost = f"replay failed ({failure[1]}: {failure[2]})"
 
-    def _exchange(self, slot: _Slot, ops: list, deadline_s: float) -> list:
-        """Run ops on a slot's worker (slot lock held); one reply per op. A timeout or crash fails
-        that op, restarts the worker (replaying its sessions) and resubmits the remaining ops."""
-        replies = []
-        while len(replies) < len(ops):
-            pending = ops[len(replies):]
+    @staticmethod
+    def _send(slot: _Slot, ops: list) -> bool:
+        try:
+            slot.conn.send_bytes(pickle.dumps(ops, protocol=pickle.HIGHEST_PROTOCOL))
+            return True
+        except (OSError, ValueError):
+            return False
+
+    def _collect(self, slot: _Slot, count: int, deadline_s: float):
+        """Replies to the `count` ops just sent, in order. The deadline applies to each op (the
+        worker publishes the index of the op it is running). Returns (replies, failure, index):
+        failure is None when all arrived, else a ("fail", kind, message) for op `index`."""
+        replies: list = []
+        last_progress, last_change = None, time.monotonic()
+        while len(replies) < count:
             try:
-                slot.conn.send(pending)
-            except (OSError, ValueError):
-                replies.append(("fail", "crash", "the worker process died"))
+                if slot.conn.poll(min(deadline_s, 0.05)):
+                    replies.extend(_loads(slot.conn.recv_bytes()))
+                    last_change = time.monotonic()
+                    continue
+                alive = slot.process.is_alive()
+            except (EOFError, OSError, pickle.UnpicklingError):
+                alive = False
+                slot.process.kill()
+            failed_at = min(max(slot.progress.value, len(replies)), count - 1)
+            if not alive:
+                slot.process.join(2.0)
+                code = slot.process.exitcode
+                return replies, ("fail", "crash",
+                                 f"the worker process exited (exit code {code}) during the call"), failed_at
+            now = time.monotonic()
+            if slot.progress.value != last_progress:
+                last_progress, last_change = slot.progress.value, now
+            elif now - last_change > deadline_s:
+                return replies, ("fail", "timeout", f"the call did not finish within {deadline_s:g} s"), failed_at
+        return replies, None, None
+
+    def _run_ops(self, slot: _Slot, ops: list, deadline_s: float, on_reply, sent: bool = False) -> None:
+        """Run ops on a slot's worker (slot lock held), calling on_reply(index, reply) as replies
+        come. An op that times out or crashes fails alone: the worker is replaced (its sessions
+        replayed) and the other unanswered ops are run again on the new worker."""
+        pending = list(range(len(ops)))
+        while pending:
+            if not sent and not self._send(slot, [ops[i] for i in pending]):
+                on_reply(pending[0], ("fail", "crash", "the worker process died"))
+                pending = pending[1:]
                 self._restart(slot)
                 continue
-            for _ in pending:
-                failure = self._receive(slot, deadline_s)
-                if failure is None:
-                    replies.append(slot.last_reply)
-                    continue
-                replies.append(failure)
-                self._restart(slot)
-                break
-        return replies
+            sent = False
+            replies, failure, failed_at = self._collect(slot, len(pending), deadline_s)
+            for index, reply in zip(pending, replies):
+                on_reply(index, reply)  # at once: a replay after a later failure must include it
+            if failure is None:
+                return
+            on_reply(pending[failed_at], failure)
+            # Ops between the last reply and the failure ran, but their replies died with the
+            # worker: they are not recorded, so they run again after the replay.
+            pending = pending[len(replies):failed_at] + pending[failed_at + 1:]
+            self._restart(slot)
 
-    def _receive(self, slot: _Slot, deadline_s: float):
-        """None when a reply arrived (in slot.last_reply), else a failure reply."""
-        try:
-            if slot.conn.poll(deadline_s):
-                slot.last_reply = slot.conn.recv()
-                return None
-            if slot.process.is_alive():
-                return ("fail", "timeout", f"the call did not finish within {deadline_s:g} s")
-        except (EOFError, OSError):
-            pass  # the worker's end closed: it died
-        slot.process.join(2.0)
-        code = slot.process.exitcode
-        return ("fail", "crash", f"the worker process exited (exit code {code}) during the call")
+    def _exchange(self, slot: _Slot, ops: list, deadline_s: float) -> list:
+        replies = [None] * len(ops)
+        self._run_ops(slot, ops, deadline_s, replies.__setitem__)
+        return replies
 
     # ------------------------------------------------------------------ sessions
     def open_session(self, env_source: str, env_str: str) -> str:
@@ -266,39 +308,19 @@ class SandboxPool:
                               session.reward, "invalid_action", session.calls)
 
     def _run_steps(self, slots, by_slot, results) -> None:
-        deadline_s = self.limits.call_deadline_s
         # Send every worker its batch first, then collect: the workers run in parallel.
-        sent = {slot.index: self._send_steps(slot, by_slot[slot.index]) for slot in slots}
+        step_ops = {slot.index: [("step", sid, action) for _, sid, action in by_slot[slot.index]]
+                    for slot in slots}
+        sent = {slot.index: self._send(slot, step_ops[slot.index]) for slot in slots}
         for slot in slots:
             items = by_slot[slot.index]
-            position, is_sent = 0, sent[slot.index]
-            while position < len(items):
-                if not is_sent:
-                    is_sent = self._send_steps(slot, items[position:])
-                    if not is_sent:  # the worker is dead: fail this call, replace the worker
-                        index, sid, action = items[position]
-                        results[index] = self._record(sid, action, ("fail", "crash", "the worker died"))
-                        position += 1
-                        self._restart(slot)
-                        continue
-                while position < len(items):
-                    index, sid, action = items[position]
-                    failure = self._receive(slot, deadline_s)
-                    # Record at once: a replay after a later failure must include this call.
-                    results[index] = self._record(sid, action, failure or slot.last_reply)
-                    position += 1
-                    if failure is not None:
-                        self._restart(slot)
-                        is_sent = False
-                        break
 
-    @staticmethod
-    def _send_steps(slot: _Slot, items) -> bool:
-        try:
-            slot.conn.send([("step", sid, action) for _, sid, action in items])
-            return True
-        except (OSError, ValueError):
-            return False
+            def on_reply(position, reply, items=items):
+                index, sid, action = items[position]
+                results[index] = self._record(sid, action, reply)
+
+            self._run_ops(slot, step_ops[slot.index], self.limits.call_deadline_s, on_reply,
+                          sent=sent[slot.index])
 
     def _record(self, sid: str, action: str, reply) -> StepResult:
         session = self._sessions[sid]

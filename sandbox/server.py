@@ -107,6 +107,7 @@ class EnvServer(ThreadingHTTPServer):
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive: one connection carries many steps
+    disable_nagle_algorithm = True  # else headers and body in two writes cost a 40 ms delayed ACK
     server: EnvServer
 
     def log_message(self, format, *args):  # requests are counted in /metrics, not logged

@@ -16,9 +16,11 @@ Ops: ("open", sid, source, env_str, actions), ("step", sid, action_json), ("clos
 import hashlib
 import json
 import os
+import pickle
 import resource
 import sys
 import tempfile
+import time
 import traceback
 
 from sandbox import gymnasium_stub
@@ -234,8 +236,26 @@ def _describe(exc: BaseException) -> tuple[str, str]:
     return "env_exception", f"{type(exc).__name__}: {exc}{where}"
 
 
-def serve(conn, limits) -> None:
-    """Worker main loop (the multiprocess target)."""
+def _send(conn, replies: list) -> None:
+    try:
+        data = pickle.dumps(replies, protocol=pickle.HIGHEST_PROTOCOL)
+    except Exception:  # an unpicklable result fails alone
+        safe = []
+        for reply in replies:
+            try:
+                pickle.dumps(reply)
+                safe.append(reply)
+            except Exception as exc:
+                safe.append(("fail", "env_exception", f"result cannot be returned: {exc}"))
+        data = pickle.dumps(safe, protocol=pickle.HIGHEST_PROTOCOL)
+    conn.send_bytes(data)
+
+
+FLUSH_AFTER_S = 0.02  # long batches report partial progress this often
+
+
+def serve(conn, limits, progress) -> None:
+    """Worker main loop (the multiprocess target). `progress.value` = index of the running op."""
     isolation = _isolate_network(limits)
     tmpdir = tempfile.mkdtemp(prefix="codegym-sandbox-")
     os.chdir(tmpdir)
@@ -247,15 +267,19 @@ def serve(conn, limits) -> None:
     _install_limits(limits)
     sys.addaudithook(_make_audit_hook(tmpdir, _grant_cpu.__code__))
     host = _Host(limits)
-    conn.send(("ok", {"pid": os.getpid(), "tmpdir": tmpdir, "isolation": isolation}))
+    _send(conn, ("ok", {"pid": os.getpid(), "tmpdir": tmpdir, "isolation": isolation}))
     handlers = {"open": host.open, "step": host.step, "oracle": host.oracle,
                 "call": host.call, "ref": host.ref}
+    clock = time.monotonic
     while True:
         try:
-            ops = conn.recv()
+            ops = pickle.loads(conn.recv_bytes())
         except (EOFError, OSError):
             return
-        for op in ops:
+        _grant_cpu(limits.cpu_seconds_per_call + len(ops) // 1000)
+        replies, last_flush = [], clock()
+        for index, op in enumerate(ops):
+            progress.value = index
             kind = op[0]
             try:
                 if kind == "close":
@@ -264,11 +288,12 @@ def serve(conn, limits) -> None:
                 elif kind == "ping":
                     reply = ("ok", os.getpid())
                 else:
-                    _grant_cpu(limits.cpu_seconds_per_call)
                     reply = ("ok", handlers[kind](*op[1:]))
             except BaseException as exc:  # env code may raise anything, incl. SystemExit
                 reply = ("fail", *_describe(exc))
-            try:
-                conn.send(reply)
-            except Exception as exc:  # e.g. an unpicklable result
-                conn.send(("fail", "env_exception", f"result cannot be returned: {exc}"))
+            replies.append(reply)
+            if clock() - last_flush > FLUSH_AFTER_S:
+                _send(conn, replies)
+                replies, last_flush = [], clock()
+        if replies:
+            _send(conn, replies)

@@ -154,3 +154,17 @@ def test_unknown_import(pool, victims):
 def test_raising_resource_limits(pool, victims):
     _refused(_attack(pool, attack_env(
         "import resource\nresource.setrlimit(resource.RLIMIT_AS, (-1, -1))")), "changing resource limits")
+
+
+def test_hijacked_pipe_cannot_run_code_in_the_parent(pool, victims):
+    marker = f"/tmp/sandbox-escape-{uuid.uuid4().hex}"
+    attack = (
+        "import gc, pickle\n"
+        "class Evil:\n"
+        f"    def __reduce__(self):\n        return (os.system, ('touch {marker}',))\n"
+        "conn = [o for o in gc.get_objects() if type(o).__name__ == 'Connection'][0]\n"
+        "conn.send_bytes(pickle.dumps([Evil()]))\n"
+        "while True:\n    pass")
+    result = _attack(pool, attack_env(attack))
+    assert result.error == "crash"
+    assert not os.path.exists(marker)
