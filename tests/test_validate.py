@@ -145,6 +145,12 @@ def test_command_line(tmp_path):
     assert "StockProfitEnv" in run.stdout and "50%" in run.stdout
     assert "mean tools per env 4.00 (paper 6.52)" in run.stdout
 
+    markdown = subprocess.run(command + ["--markdown"], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    table = markdown.stdout.strip().splitlines()[-4:]
+    assert table[0].startswith("|  | envs | tools per env") and table[1].startswith("| --- |")
+    assert table[2].split(" | ")[1:3] == ["2", "4.00 (4-4); 6.00 with Observe/Done"]
+    assert table[2].endswith(" | 20.60 |") and table[3] == "| CodeGym paper | 13,116 | 6.52 | - | 44.07 |"
+
     bad = subprocess.run(command + ["--difficulties", "easy,impossible"], cwd=ROOT,
                          capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2 and "--difficulties" in bad.stderr

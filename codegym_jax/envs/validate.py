@@ -1,7 +1,7 @@
 """Run every environment's oracle inside the sandbox and print a table of the results.
 
     python -m codegym_jax.envs.validate [--env-dir DIR] [--instances N]
-        [--difficulties easy,medium,hard] [--records FILE] [--json OUT]
+        [--difficulties easy,medium,hard] [--records FILE] [--json OUT] [--markdown]
 
 Our library files carry `generate(seed, difficulty)`: each gets N generated instances per
 difficulty (seeds first_seed .. first_seed + N - 1). Upstream CodeGym files have no generator:
@@ -221,6 +221,24 @@ def format_summary(summary):
             f"by difficulty: {by_difficulty}")
 
 
+def format_markdown(reports, summary, difficulties):
+    """The README table: env count, tools per env and mean oracle steps, next to the paper's."""
+    tools = [r.tools for r in reports if r.tools is not None]
+    # Tools are counted besides Observe and Done; the paper does not say which way it counts, so the
+    # count with both included is shown too.
+    tool_cell = (f"{summary['mean_tools']:.2f} ({min(tools)}-{max(tools)}); "
+                 f"{summary['mean_tools'] + len(BASE_TOOLS):.2f} with Observe/Done" if tools else "-")
+    by_difficulty = summary["mean_oracle_steps_by_difficulty"]
+    header = ["", "envs", "tools per env (mean, range)"] + [f"oracle steps {d}" for d in difficulties]
+    header.append("oracle steps, all")
+    ours = ["this library", str(summary["envs"]), tool_cell]
+    ours += [_cell(by_difficulty[d], ".1f") for d in difficulties]
+    ours.append(_cell(summary["mean_oracle_steps"], ".2f"))
+    paper = ["CodeGym paper", "13,116", f"{PAPER_TOOLS}"] + ["-"] * len(difficulties) + [f"{PAPER_ORACLE_STEPS}"]
+    rows = [header, ["---"] * len(header), ours, paper]
+    return "\n".join("| " + " | ".join(row) + " |" for row in rows)
+
+
 def _report_json(report):
     return {"env_file": report.env_file, "class_name": report.class_name, "tools": report.tools,
             "problem": report.problem, "ok": report.ok,
@@ -238,6 +256,8 @@ def parse_args(argv):
                         help="upstream training-record JSONL giving the instances of files without generate()")
     parser.add_argument("--first-seed", type=int, default=0)
     parser.add_argument("--json", default=None, help="also write the full results to this JSON file")
+    parser.add_argument("--markdown", action="store_true",
+                        help="also print the summary as a Markdown table (the README's)")
     args = parser.parse_args(argv)
     args.difficulties = tuple(d.strip() for d in args.difficulties.split(",") if d.strip())
     unknown = [d for d in args.difficulties if d not in DIFFICULTIES]
@@ -261,6 +281,9 @@ def main(argv=None):
     print()
     summary = summarize(reports, columns)
     print(format_summary(summary))
+    if args.markdown:
+        print()
+        print(format_markdown(reports, summary, columns))
     if args.json:
         with open(args.json, "w", encoding="utf-8") as f:
             json.dump({"summary": summary, "envs": [_report_json(r) for r in reports]}, f, indent=1)
