@@ -13,6 +13,7 @@ Ops: ("open", sid, source, env_str, actions), ("step", sid, action_json), ("clos
 ("ping",). Answers: ("ok", payload) or ("fail", kind, message).
 """
 
+import collections
 import hashlib
 import json
 import os
@@ -26,6 +27,7 @@ import traceback
 from sandbox import gymnasium_stub
 
 ENV_MODULE_NAME = "codegym_env"
+MODULE_CACHE_SIZE = 64
 
 
 class _Refused(PermissionError):
@@ -118,13 +120,15 @@ class _Host:
 
     def __init__(self, limits):
         self.limits = limits
-        self.modules = {}  # sha256(source) -> module namespace dict
+        self.modules = collections.OrderedDict()  # sha256(source) -> module namespace, LRU
         self.sessions = {}  # sid -> [env, source, env_str, accepted actions]
 
     def module(self, source: str) -> dict:
         key = hashlib.sha256(source.encode()).hexdigest()
         namespace = self.modules.get(key)
-        if namespace is None:
+        if namespace is not None:
+            self.modules.move_to_end(key)
+        else:
             if "gymnasium" not in sys.modules:
                 try:
                     import gymnasium  # noqa: F401  (the real one, when installed)
@@ -133,6 +137,10 @@ class _Host:
             namespace = {"__name__": ENV_MODULE_NAME, "__builtins__": __builtins__}
             exec(compile(source, "<env>", "exec"), namespace)
             self.modules[key] = namespace
+            # Synthesis sends thousands of candidate sources: keep a bounded cache (live
+            # sessions keep their own classes alive regardless).
+            while len(self.modules) > MODULE_CACHE_SIZE:
+                self.modules.popitem(last=False)
         return namespace
 
     def build(self, source: str, env_str: str):

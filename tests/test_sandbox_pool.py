@@ -132,3 +132,17 @@ def test_closed_pool_refuses():
     p.close()
     with pytest.raises(RuntimeError, match="closed"):
         p.open_session(COUNTER_ENV, counter_env_str(0))
+
+
+def test_worker_module_cache_is_bounded():
+    from sandbox import worker
+    host = worker._Host(SandboxLimits())
+    for k in range(worker.MODULE_CACHE_SIZE + 10):
+        assert host.call(f"def generate(seed, difficulty):\n    return {k} + seed\n", "generate", [1, "easy"]) == k + 1
+    assert len(host.modules) == worker.MODULE_CACHE_SIZE
+
+
+@pytest.mark.parametrize("field", ["call_deadline_s", "max_steps", "address_space_bytes"])
+def test_limits_must_be_positive(field):
+    with pytest.raises(ValueError, match=field):
+        SandboxLimits(**{field: 0})
