@@ -78,7 +78,7 @@ def test_broken_envs_are_reported_with_reasons(pool, tmp_path):
         "a_good.py", "b_wrong_oracle.py", "c_no_generate.py", "d_hard_generator_fails.py", "e_syntax_error.py"]
     good, wrong, no_generate, hard_fails, syntax = reports
 
-    assert good.ok and good.tools == 4 and len(good.outcomes) == 9
+    assert good.ok and good.tools == 5 and len(good.outcomes) == 9
     assert good.pass_rate("easy") == good.pass_rate("hard") == 1.0
 
     assert wrong.class_name == "WrongGcdEnv" and wrong.pass_rate() == 0.0 and not wrong.ok
@@ -96,8 +96,8 @@ def test_broken_envs_are_reported_with_reasons(pool, tmp_path):
     table = validate.format_table(reports, validate.DIFFICULTIES)
     lines = table.splitlines()
     assert len(lines) == 2 + len(reports)
-    assert re.match(r"ArrayGcdLcmEnv\s+4\s+100%\s+\d+\.\d\s+100%", lines[2])
-    assert re.match(r"WrongGcdEnv\s+4\s+0%\s+-\s+0%", lines[3]) and "reward 0; last observation" in lines[3]
+    assert re.match(r"ArrayGcdLcmEnv\s+5\s+100%\s+\d+\.\d\s+100%", lines[2])
+    assert re.match(r"WrongGcdEnv\s+5\s+0%\s+-\s+0%", lines[3]) and "reward 0; last observation" in lines[3]
     assert "no generate()" in lines[4] and "3x generate error" in lines[5]
     assert lines[6].startswith("e_syntax_error.py")
 

@@ -34,11 +34,12 @@ class ArrayGcdLcmEnv:
         "Gcd": {"a": "int", "b": "int"},
         "Multiply": {"a": "int", "b": "int"},
         "ExactDivide": {"a": "int", "b": "int"},
+        "Remainder": {"a": "int", "b": "int"},
         "Done": {"answer": "list[int]"},
     }
 
     def __init__(self, env_str=None):
-        self.func_mapping = {"Observe": 0, "GetNumber": 1, "Gcd": 2, "Multiply": 3, "ExactDivide": 4, "Done": 5}
+        self.func_mapping = {"Observe": 0, "GetNumber": 1, "Gcd": 2, "Multiply": 3, "ExactDivide": 4, "Remainder": 5, "Done": 6}
         options = {}
         if env_str is not None:
             options = json.loads(env_str.split("@", 1)[1])
@@ -200,6 +201,24 @@ class ArrayGcdLcmEnv:
         if b == 0 or a % b:
             raise ValueError(f"{b} does not divide {a}")
         return str(a // b)
+
+    def Remainder(self, a, b):
+        r"""
+        Remainder of dividing a by b.
+
+        Args:
+            a (int): The dividend.
+            b (int): The divisor (non-zero).
+
+        Returns:
+            str: a mod b.
+
+        Example Output:
+            "6"
+        """
+        if b == 0:
+            raise ValueError("division by zero")
+        return str(a % b)
 
     def Done(self, answer):
         r"""

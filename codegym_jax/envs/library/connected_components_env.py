@@ -33,11 +33,12 @@ class ConnectedComponentsEnv:
         "MarkVisited": {"node": "int"},
         "NextUnvisited": {},
         "VisitedCount": {},
+        "IsVisited": {"node": "int"},
         "Done": {"answer": "int"},
     }
 
     def __init__(self, env_str=None):
-        self.func_mapping = {"Observe": 0, "GetNeighbors": 1, "MarkVisited": 2, "NextUnvisited": 3, "VisitedCount": 4, "Done": 5}
+        self.func_mapping = {"Observe": 0, "GetNeighbors": 1, "MarkVisited": 2, "NextUnvisited": 3, "VisitedCount": 4, "IsVisited": 5, "Done": 6}
         options = {}
         if env_str is not None:
             options = json.loads(env_str.split("@", 1)[1])
@@ -218,6 +219,22 @@ class ConnectedComponentsEnv:
             "4"
         """
         return str(len(self.visited))
+
+    def IsVisited(self, node):
+        r"""
+        Tell whether a node is in the visited set.
+
+        Args:
+            node (int): The node to check.
+
+        Returns:
+            str: "true" or "false".
+
+        Example Output:
+            "false"
+        """
+        self._check_node(node)
+        return json.dumps(node in self.visited)
 
     def Done(self, answer):
         r"""

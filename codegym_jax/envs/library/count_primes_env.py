@@ -1,6 +1,7 @@
 """Count the primes below n with a stateful sieve."""
 
 import json
+import math
 import random
 
 TASK_DESCRIPTION = """Given an integer n, count the prime numbers strictly smaller than n (a prime is an integer
@@ -31,11 +32,12 @@ class CountPrimesEnv:
         "CrossOutMultiples": {"p": "int"},
         "IsCrossed": {"x": "int"},
         "CountUncrossed": {"low": "int", "high": "int"},
+        "IntegerSqrt": {"x": "int"},
         "Done": {"answer": "int"},
     }
 
     def __init__(self, env_str=None):
-        self.func_mapping = {"Observe": 0, "NextUncrossed": 1, "CrossOutMultiples": 2, "IsCrossed": 3, "CountUncrossed": 4, "Done": 5}
+        self.func_mapping = {"Observe": 0, "NextUncrossed": 1, "CrossOutMultiples": 2, "IsCrossed": 3, "CountUncrossed": 4, "IntegerSqrt": 5, "Done": 6}
         options = {}
         if env_str is not None:
             options = json.loads(env_str.split("@", 1)[1])
@@ -209,6 +211,23 @@ class CountPrimesEnv:
         """
         low, high = max(low, 2), min(high, self.n)
         return str(sum(1 for x in range(low, high) if not self.crossed[x]))
+
+    def IntegerSqrt(self, x):
+        r"""
+        The largest integer whose square does not exceed x.
+
+        Args:
+            x (int): A non-negative integer.
+
+        Returns:
+            str: floor(sqrt(x)).
+
+        Example Output:
+            "4"
+        """
+        if x < 0:
+            raise ValueError(f"x must be >= 0, got {x}")
+        return str(math.isqrt(x))
 
     def Done(self, answer):
         r"""

@@ -34,11 +34,12 @@ class DijkstraShortestPathEnv:
         "Relax": {"node": "int", "distance": "int"},
         "PopClosest": {},
         "TentativeDistance": {"node": "int"},
+        "IsSettled": {"node": "int"},
         "Done": {"answer": "int"},
     }
 
     def __init__(self, env_str=None):
-        self.func_mapping = {"Observe": 0, "GetEdges": 1, "Relax": 2, "PopClosest": 3, "TentativeDistance": 4, "Done": 5}
+        self.func_mapping = {"Observe": 0, "GetEdges": 1, "Relax": 2, "PopClosest": 3, "TentativeDistance": 4, "IsSettled": 5, "Done": 6}
         options = {}
         if env_str is not None:
             options = json.loads(env_str.split("@", 1)[1])
@@ -230,6 +231,22 @@ class DijkstraShortestPathEnv:
         """
         self._check_node(node)
         return str(self.tentative.get(node, -1))
+
+    def IsSettled(self, node):
+        r"""
+        Tell whether a node has already been taken from the frontier.
+
+        Args:
+            node (int): The node to check.
+
+        Returns:
+            str: "true" or "false".
+
+        Example Output:
+            "true"
+        """
+        self._check_node(node)
+        return json.dumps(node in self.settled)
 
     def Done(self, answer):
         r"""

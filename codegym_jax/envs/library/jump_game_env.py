@@ -33,11 +33,12 @@ class JumpGameEnv:
         "ExtendReach": {"index": "int"},
         "CommitJump": {},
         "ProgressState": {},
+        "FarthestFrom": {"index": "int"},
         "Done": {"answer": "int"},
     }
 
     def __init__(self, env_str=None):
-        self.func_mapping = {"Observe": 0, "GetJump": 1, "ExtendReach": 2, "CommitJump": 3, "ProgressState": 4, "Done": 5}
+        self.func_mapping = {"Observe": 0, "GetJump": 1, "ExtendReach": 2, "CommitJump": 3, "ProgressState": 4, "FarthestFrom": 5, "Done": 6}
         options = {}
         if env_str is not None:
             options = json.loads(env_str.split("@", 1)[1])
@@ -211,6 +212,22 @@ class JumpGameEnv:
             "{\"jumps\": 1, \"window_end\": 2, \"farthest\": 4}"
         """
         return json.dumps(self._state())
+
+    def FarthestFrom(self, index):
+        r"""
+        The farthest position a single jump from a position can reach (capped at the last position).
+
+        Args:
+            index (int): Position, from 0.
+
+        Returns:
+            str: min(index + value at index, last position).
+
+        Example Output:
+            "4"
+        """
+        self._check_index(index)
+        return str(min(index + self.jumps[index], len(self.jumps) - 1))
 
     def Done(self, answer):
         r"""

@@ -33,11 +33,12 @@ class LongestCommonPrefixEnv:
         "StringLength": {"string_index": "int"},
         "ExtendPrefix": {"char": "str"},
         "GetPrefix": {},
+        "CommonPrefixOfTwo": {"first": "str", "second": "str"},
         "Done": {"answer": "str"},
     }
 
     def __init__(self, env_str=None):
-        self.func_mapping = {"Observe": 0, "CharAt": 1, "StringLength": 2, "ExtendPrefix": 3, "GetPrefix": 4, "Done": 5}
+        self.func_mapping = {"Observe": 0, "CharAt": 1, "StringLength": 2, "ExtendPrefix": 3, "GetPrefix": 4, "CommonPrefixOfTwo": 5, "Done": 6}
         options = {}
         if env_str is not None:
             options = json.loads(env_str.split("@", 1)[1])
@@ -206,6 +207,25 @@ class LongestCommonPrefixEnv:
             "\"fl\""
         """
         return json.dumps(self.prefix)
+
+    def CommonPrefixOfTwo(self, first, second):
+        r"""
+        Longest common prefix of two given strings.
+
+        Args:
+            first (str): A string.
+            second (str): Another string.
+
+        Returns:
+            str: JSON string holding their common prefix.
+
+        Example Output:
+            "\"fl\""
+        """
+        length = 0
+        while length < min(len(first), len(second)) and first[length] == second[length]:
+            length += 1
+        return json.dumps(first[:length])
 
     def Done(self, answer):
         r"""

@@ -32,11 +32,12 @@ class MergeIntervalsEnv:
         "GetInterval": {"index": "int"},
         "Overlaps": {"first": "list[int]", "second": "list[int]"},
         "MergePair": {"first": "list[int]", "second": "list[int]"},
+        "IntervalLength": {"interval": "list[int]"},
         "Done": {"answer": "int"},
     }
 
     def __init__(self, env_str=None):
-        self.func_mapping = {"Observe": 0, "SortByStart": 1, "GetInterval": 2, "Overlaps": 3, "MergePair": 4, "Done": 5}
+        self.func_mapping = {"Observe": 0, "SortByStart": 1, "GetInterval": 2, "Overlaps": 3, "MergePair": 4, "IntervalLength": 5, "Done": 6}
         options = {}
         if env_str is not None:
             options = json.loads(env_str.split("@", 1)[1])
@@ -209,6 +210,22 @@ class MergeIntervalsEnv:
         if not (first[0] <= second[1] and second[0] <= first[1]):
             raise ValueError(f"{first} and {second} do not overlap")
         return json.dumps([min(first[0], second[0]), max(first[1], second[1])])
+
+    def IntervalLength(self, interval):
+        r"""
+        Length of an interval (end - start).
+
+        Args:
+            interval (list[int]): An interval [start, end].
+
+        Returns:
+            str: end - start.
+
+        Example Output:
+            "5"
+        """
+        self._check_pair(interval)
+        return str(interval[1] - interval[0])
 
     def Done(self, answer):
         r"""

@@ -34,11 +34,12 @@ class ValidPalindromeEnv:
         "IsAlphanumeric": {"char": "str"},
         "SkipToAlphanumeric": {"index": "int", "direction": "int"},
         "SameIgnoringCase": {"left": "int", "right": "int"},
+        "ToLower": {"char": "str"},
         "Done": {"answer": "bool"},
     }
 
     def __init__(self, env_str=None):
-        self.func_mapping = {"Observe": 0, "GetChar": 1, "IsAlphanumeric": 2, "SkipToAlphanumeric": 3, "SameIgnoringCase": 4, "Done": 5}
+        self.func_mapping = {"Observe": 0, "GetChar": 1, "IsAlphanumeric": 2, "SkipToAlphanumeric": 3, "SameIgnoringCase": 4, "ToLower": 5, "Done": 6}
         options = {}
         if env_str is not None:
             options = json.loads(env_str.split("@", 1)[1])
@@ -209,6 +210,23 @@ class ValidPalindromeEnv:
         self._check_index(left)
         self._check_index(right)
         return json.dumps(self.text[left].lower() == self.text[right].lower())
+
+    def ToLower(self, char):
+        r"""
+        Lower-case form of a single character (other characters come back unchanged).
+
+        Args:
+            char (str): One character.
+
+        Returns:
+            str: JSON string holding the lower-case character.
+
+        Example Output:
+            "\"w\""
+        """
+        if len(char) != 1:
+            raise ValueError(f"expected exactly one character, got {char!r}")
+        return json.dumps(char.lower())
 
     def Done(self, answer):
         r"""
