@@ -332,6 +332,8 @@ class SandboxPool:
             return StepResult(observation, done, reward, None, session.calls)
         _, kind, message = reply
         self.stats["failed_calls"] += 1
+        if kind == "session_lost":  # nondeterministic env code: its state cannot be rebuilt
+            session.lost = message
         if session.lost:
             return StepResult(f"Error: the session was lost: {session.lost}", True, session.reward,
                               "session_lost", session.calls)

@@ -34,6 +34,10 @@ class _Refused(PermissionError):
     pass
 
 
+class _SessionLost(Exception):
+    pass
+
+
 def _install_limits(limits) -> None:
     resource.setrlimit(resource.RLIMIT_AS, (limits.address_space_bytes, limits.address_space_bytes))
     resource.setrlimit(resource.RLIMIT_FSIZE, (limits.file_size_bytes, limits.file_size_bytes))
@@ -179,12 +183,15 @@ class _Host:
             raise KeyError(f"unknown session {sid!r}")
         try:
             result = self.observe(session[0], action_json)
-        except BaseException:
+        except BaseException as exc:
             # Trial then overwrite: rebuild the state from before this call.
             try:
                 self.open(sid, session[1], session[2], session[3])
-            except BaseException:
+            except BaseException as rebuild_exc:
                 self.sessions.pop(sid, None)
+                kind, message = _describe(exc)
+                raise _SessionLost(f"{message}; rebuilding the session then failed: "
+                                   f"{_describe(rebuild_exc)[1]}") from None
             raise
         session[3].append(action_json)
         return result
@@ -239,6 +246,8 @@ def _describe(exc: BaseException) -> tuple[str, str]:
         return "load_error", f"{type(exc).__name__}: {exc}"
     if isinstance(exc, _Refused):
         return "refused", str(exc)
+    if isinstance(exc, _SessionLost):
+        return "session_lost", str(exc)
     last = traceback.extract_tb(exc.__traceback__)[-1:] if exc.__traceback__ else []
     where = f" (line {last[0].lineno} in {last[0].name})" if last and last[0].filename == "<env>" else ""
     return "env_exception", f"{type(exc).__name__}: {exc}{where}"

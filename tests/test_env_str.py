@@ -49,5 +49,5 @@ json_values = st.recursive(
 def test_round_trip(name, params):
     env_str = format_env_str(name, params)
     assert parse_env_str(env_str) == (name, params)
-    # upstream's own parsing of our strings still works (json is a literal subset here)
+    # the payload is plain JSON, so non-Python readers can parse it too
     assert json.loads(env_str.split("@", 1)[1]) == params

@@ -146,3 +146,27 @@ def test_worker_module_cache_is_bounded():
 def test_limits_must_be_positive(field):
     with pytest.raises(ValueError, match=field):
         SandboxLimits(**{field: 0})
+
+
+def test_nondeterministic_env_that_cannot_be_rebuilt_is_reported_lost(pool):
+    # The constructor works only once per worker, so the rebuild after a failing call fails.
+    source = COUNTER_ENV.replace("        self.seed = options.get(\"seed\", 0)\n",
+                                 "        self.seed = options.get(\"seed\", 0)\n"
+                                 "        import builtins\n"
+                                 "        if getattr(builtins, '_built_once', False):\n"
+                                 "            raise RuntimeError('second construction')\n"
+                                 "        builtins._built_once = True\n")
+    sid = pool.open_session(source, counter_env_str(0))
+    lost = pool.step(sid, {"name": "Fail", "parameters": {}})
+    assert lost.error == "session_lost" and lost.done
+    assert "second construction" in lost.observation
+    after = pool.step(sid, {"name": "Observe", "parameters": {}})
+    assert after.error == "session_lost" and after.done
+    assert pool.session_status(sid)["done"]
+
+
+def test_workers_never_inherit_jax():
+    import jax  # noqa: F401  (the learner process has it imported)
+    probe = "import sys\n\ndef loaded():\n    return sorted(m for m in ('jax', 'numpy', 'codegym_jax') if m in sys.modules)\n"
+    with SandboxPool(num_workers=1) as fresh:
+        assert fresh.call_function(probe, "loaded") == []
