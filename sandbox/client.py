@@ -6,6 +6,7 @@ with 429, and connections refused before a request was sent, are retried with ba
 that may have reached the server is never sent twice.
 """
 
+import concurrent.futures
 import http.client
 import json
 import socket
@@ -35,6 +36,7 @@ class EnvClient:
         self._local = threading.local()  # one keep-alive connection per server per thread
         self._next = 0
         self._lock = threading.Lock()
+        self._executor = None
 
     def _connection(self, server: int) -> http.client.HTTPConnection:
         conns = self._local.__dict__.setdefault("conns", {})
@@ -117,11 +119,21 @@ class EnvClient:
             server, sid = self._split(session_id)
             by_server.setdefault(server, []).append((index, sid, action))
         results = [None] * len(calls)
-        for server, items in by_server.items():
+
+        def run(server, items):
             reply = self._request(server, "POST", "/step_many",
                                   {"calls": [[sid, action] for _, sid, action in items]})
             for (index, _, _), result in zip(items, reply["results"]):
                 results[index] = StepResult(**result)
+
+        if len(by_server) == 1:
+            run(*next(iter(by_server.items())))
+        else:  # servers work in parallel
+            with self._lock:
+                if self._executor is None:
+                    self._executor = concurrent.futures.ThreadPoolExecutor(len(self.urls))
+            for future in [self._executor.submit(run, server, items) for server, items in by_server.items()]:
+                future.result()
         return results
 
     def session_status(self, session_id: str) -> dict:
@@ -145,3 +157,5 @@ class EnvClient:
     def close(self) -> None:
         for server in list(self._local.__dict__.get("conns", {})):
             self._drop(server)
+        if self._executor is not None:
+            self._executor.shutdown()

@@ -415,9 +415,10 @@ class SandboxPool:
 
 class AsyncSandbox:
     """asyncio face of a SandboxPool for the agent loop. Steps awaited in the same event-loop
-    tick are coalesced into one `step_many`, run on a thread so the loop keeps going."""
+    tick are coalesced into one `step_many`, run on a thread so the loop keeps going.
+    `pool` may also be a `sandbox.client.EnvClient` (same methods) to use remote env servers."""
 
-    def __init__(self, pool: SandboxPool):
+    def __init__(self, pool):
         self.pool = pool
         self._pending: list = []
 

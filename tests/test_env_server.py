@@ -149,3 +149,22 @@ def _wait_for(condition, timeout_s=5.0):
     while not condition():
         assert time.time() < end, "condition not reached"
         time.sleep(0.005)
+
+
+def test_async_face_over_remote_servers(servers):
+    import asyncio
+
+    from sandbox.pool import AsyncSandbox
+
+    async def play():
+        sandbox = AsyncSandbox(EnvClient([s.url for s in servers]))
+        sids = await asyncio.gather(*[sandbox.open_session(COUNTER_ENV, counter_env_str(i)) for i in range(4)])
+        first = await asyncio.gather(*[sandbox.step(sid, {"name": "Add", "parameters": {"x": 2}}) for sid in sids])
+        second = await asyncio.gather(*[sandbox.step(sid, {"name": "Observe", "parameters": {}}) for sid in sids])
+        for sid in sids:
+            await sandbox.close_session(sid)
+        return first, second
+
+    first, second = asyncio.run(play())
+    assert [r.observation for r in first] == [str(i * 31 + 2) for i in range(4)]
+    assert [r.observation for r in second] == [f"h={i * 31 + 2} steps=2" for i in range(4)]
