@@ -68,6 +68,12 @@ def _write_variants(directory):
                                 "        raise RuntimeError('no hard instances')\n", 1)
     (directory / "d_hard_generator_fails.py").write_text(hard_fails)
     (directory / "e_syntax_error.py").write_text("class Broken(:\n    pass\n")
+    unseeded = source.replace("    rng = random.Random(seed)\n", "    rng = random.Random(random.random())\n", 1)
+    (directory / "f_unseeded_generator.py").write_text(unseeded)
+    long_answer = (source.replace("        return [gcd, lcm]\n", "        return [gcd, lcm] + [0] * 40\n")
+                   .replace('call("Done", answer=[gcd, lcm])', 'call("Done", answer=[gcd, lcm] + [0] * 40)'))
+    assert long_answer.count("[0] * 40") == 2
+    (directory / "g_long_answer.py").write_text(long_answer)
     (directory / "__init__.py").write_text("")
 
 
@@ -75,8 +81,9 @@ def test_broken_envs_are_reported_with_reasons(pool, tmp_path):
     _write_variants(tmp_path)
     reports = validate.validate_dir(pool, str(tmp_path), instances=3)
     assert [os.path.basename(r.env_file) for r in reports] == [
-        "a_good.py", "b_wrong_oracle.py", "c_no_generate.py", "d_hard_generator_fails.py", "e_syntax_error.py"]
-    good, wrong, no_generate, hard_fails, syntax = reports
+        "a_good.py", "b_wrong_oracle.py", "c_no_generate.py", "d_hard_generator_fails.py", "e_syntax_error.py",
+        "f_unseeded_generator.py", "g_long_answer.py"]
+    good, wrong, no_generate, hard_fails, syntax, unseeded, long_answer = reports
 
     assert good.ok and good.tools == 5 and len(good.outcomes) == 9
     assert good.pass_rate("easy") == good.pass_rate("hard") == 1.0
@@ -92,6 +99,13 @@ def test_broken_envs_are_reported_with_reasons(pool, tmp_path):
     assert reason.startswith("generate error:") and "no hard instances" in reason and count == 3
 
     assert syntax.class_name is None and "cannot be extracted" in syntax.problem
+
+    # Only each difficulty's first seed is generated twice; later seeds still run.
+    assert [o.passed for o in unseeded.of("easy")] == [False, True, True]
+    assert unseeded.of("easy")[0].reason == "generate(0, 'easy') differs between calls"
+
+    assert long_answer.pass_rate() == 0.0
+    assert all(re.fullmatch(r"reference answer has \d{3} chars \(limit 100\)", o.reason) for o in long_answer.outcomes)
 
     table = validate.format_table(reports, validate.DIFFICULTIES)
     lines = table.splitlines()

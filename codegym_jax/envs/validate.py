@@ -9,8 +9,10 @@ their instances are the env strings of an upstream training-record JSONL (`--rec
 under the difficulty "records", with the records' `solve_fc_round` checked against the oracle's
 step count. Env code only ever runs in the sandbox; here it is only parsed.
 
-An instance passes when the oracle finishes without error and with reward 1. The exit status is 1
-when any env has a failed instance or could not be validated at all.
+An instance passes when the oracle finishes without error and with reward 1 and the reference
+answer has at most 100 characters; each difficulty's first seed is also generated twice and must
+give the same env string. The exit status is 1 when any env has a failed instance or could not be
+validated at all.
 """
 
 import argparse
@@ -30,6 +32,7 @@ LIBRARY_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "library"
 DIFFICULTIES = ("easy", "medium", "hard")
 RECORDS = "records"  # the difficulty label of instances taken from upstream records
 STEP_FILTER = (10, 256)  # the paper's task filter on oracle steps
+MAX_ANSWER_CHARS = 100  # the paper keeps answers short enough to check exactly
 PAPER_TOOLS, PAPER_ORACLE_STEPS = 6.52, 44.07
 BASE_TOOLS = ("Observe", "Done")
 
@@ -112,26 +115,41 @@ def run_instance(pool, source, difficulty, env_str, recorded_steps=None):
         last = result.observations[-1] if result.observations else "(no observation)"
         return Outcome(difficulty, env_str, False, result.steps,
                        f"reward {result.reward:g}; last observation: {_short(last)}")
+    try:
+        answer_chars = len(str(pool.get_ref_answer(source, env_str)))
+    except SandboxError as exc:
+        return Outcome(difficulty, env_str, False, result.steps, f"get_ref_answer error: {_short(exc)}")
+    if answer_chars > MAX_ANSWER_CHARS:
+        return Outcome(difficulty, env_str, False, result.steps,
+                       f"reference answer has {answer_chars} chars (limit {MAX_ANSWER_CHARS})")
     reason = None
     if recorded_steps is not None and recorded_steps != result.steps:
         reason = f"note: oracle took {result.steps} steps, record says solve_fc_round={recorded_steps}"
     return Outcome(difficulty, env_str, True, result.steps, reason)
 
 
-def validate_generated(pool, path, source, report, instances, difficulties, first_seed):
+def generate_env_str(pool, source, class_name, seed, difficulty, check_repeat):
+    """(env_str, None) from the env's generate(), or (None, why it is unusable)."""
+    try:
+        env_str = pool.call_function(source, "generate", seed, difficulty)
+        if check_repeat and pool.call_function(source, "generate", seed, difficulty) != env_str:
+            return None, f"generate({seed}, {difficulty!r}) differs between calls"
+    except SandboxError as exc:
+        return None, f"generate error: {_short(exc)}"
+    if not isinstance(env_str, str) or not env_str.startswith(f"{class_name}@"):
+        return None, f"generate returned {_short(repr(env_str), 60)}, not '{class_name}@{{...}}'"
+    return env_str, None
+
+
+def validate_generated(pool, source, report, instances, difficulties, first_seed):
     for difficulty in difficulties:
         for seed in range(first_seed, first_seed + instances):
-            try:
-                env_str = pool.call_function(source, "generate", seed, difficulty)
-            except SandboxError as exc:
-                report.outcomes.append(Outcome(difficulty, "", False, 0, f"generate error: {_short(exc)}"))
-                continue
-            if not isinstance(env_str, str) or not env_str.startswith(f"{report.class_name}@"):
-                report.outcomes.append(Outcome(
-                    difficulty, str(env_str), False, 0,
-                    f"generate returned {_short(repr(env_str), 60)}, not '{report.class_name}@{{...}}'"))
-                continue
-            report.outcomes.append(run_instance(pool, source, difficulty, env_str))
+            env_str, problem = generate_env_str(pool, source, report.class_name, seed, difficulty,
+                                                check_repeat=seed == first_seed)
+            if problem:
+                report.outcomes.append(Outcome(difficulty, env_str or "", False, 0, problem))
+            else:
+                report.outcomes.append(run_instance(pool, source, difficulty, env_str))
 
 
 def validate_dir(pool, env_dir, instances=20, difficulties=DIFFICULTIES, records=None, first_seed=0):
@@ -158,7 +176,7 @@ def validate_dir(pool, env_dir, instances=20, difficulties=DIFFICULTIES, records
             for task in tasks:
                 report.outcomes.append(run_instance(pool, source, RECORDS, task.env_str, task.oracle_steps))
         elif has_generator(source):
-            validate_generated(pool, path, source, report, instances, difficulties, first_seed)
+            validate_generated(pool, source, report, instances, difficulties, first_seed)
         else:
             report.problem = "no generate() and no --records entries for this env"
     return reports
