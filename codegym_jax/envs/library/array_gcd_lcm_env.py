@@ -28,6 +28,7 @@ def _is_kind(value, kind):
 
 
 class ArrayGcdLcmEnv:
+    # Each tool's parameters and their kinds; step() checks both before the tool runs.
     _PARAM_TYPES = {
         "Observe": {},
         "GetNumber": {"index": "int"},
@@ -39,7 +40,15 @@ class ArrayGcdLcmEnv:
     }
 
     def __init__(self, env_str=None):
-        self.func_mapping = {"Observe": 0, "GetNumber": 1, "Gcd": 2, "Multiply": 3, "ExactDivide": 4, "Remainder": 5, "Done": 6}
+        self.func_mapping = {
+            "Observe": 0,
+            "GetNumber": 1,
+            "Gcd": 2,
+            "Multiply": 3,
+            "ExactDivide": 4,
+            "Remainder": 5,
+            "Done": 6,
+        }
         options = {}
         if env_str is not None:
             options = json.loads(env_str.split("@", 1)[1])
@@ -236,6 +245,7 @@ class ArrayGcdLcmEnv:
         return self._grade(answer, self.get_ref_answer())
 
     def solve(self):
+        """Oracle: solve the instance through self.step() alone and submit the answer."""
         call = lambda name, **params: self.step(json.dumps({"name": name, "parameters": params}))[1]
         length = json.loads(call("Observe"))["length"]
         gcd = lcm = int(call("GetNumber", index=0))

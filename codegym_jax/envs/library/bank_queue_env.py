@@ -31,6 +31,7 @@ def _is_kind(value, kind):
 
 
 class BankQueueEnv:
+    # Each tool's parameters and their kinds; step() checks both before the tool runs.
     _PARAM_TYPES = {
         "Observe": {},
         "GetCustomer": {"index": "int"},
@@ -42,7 +43,15 @@ class BankQueueEnv:
     }
 
     def __init__(self, env_str=None):
-        self.func_mapping = {"Observe": 0, "GetCustomer": 1, "EarliestFreeTeller": 2, "ServeNext": 3, "Clock": 4, "TotalWait": 5, "Done": 6}
+        self.func_mapping = {
+            "Observe": 0,
+            "GetCustomer": 1,
+            "EarliestFreeTeller": 2,
+            "ServeNext": 3,
+            "Clock": 4,
+            "TotalWait": 5,
+            "Done": 6,
+        }
         options = {}
         if env_str is not None:
             options = json.loads(env_str.split("@", 1)[1])
@@ -252,6 +261,7 @@ class BankQueueEnv:
         return self._grade(answer, self.get_ref_answer())
 
     def solve(self):
+        """Oracle: solve the instance through self.step() alone and submit the answer."""
         call = lambda name, **params: self.step(json.dumps({"name": name, "parameters": params}))[1]
         count = json.loads(call("Observe"))["customers"]
         for _ in range(count):

@@ -30,6 +30,7 @@ _DIGITS = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
 
 class BaseConversionEnv:
+    # Each tool's parameters and their kinds; step() checks both before the tool runs.
     _PARAM_TYPES = {
         "Observe": {},
         "GetDigit": {"position": "int"},
@@ -41,7 +42,15 @@ class BaseConversionEnv:
     }
 
     def __init__(self, env_str=None):
-        self.func_mapping = {"Observe": 0, "GetDigit": 1, "DigitValue": 2, "MultiplyAdd": 3, "DivMod": 4, "ValueToDigit": 5, "Done": 6}
+        self.func_mapping = {
+            "Observe": 0,
+            "GetDigit": 1,
+            "DigitValue": 2,
+            "MultiplyAdd": 3,
+            "DivMod": 4,
+            "ValueToDigit": 5,
+            "Done": 6,
+        }
         options = {}
         if env_str is not None:
             options = json.loads(env_str.split("@", 1)[1])
@@ -243,6 +252,7 @@ class BaseConversionEnv:
         return self._grade(answer, self.get_ref_answer())
 
     def solve(self):
+        """Oracle: solve the instance through self.step() alone and submit the answer."""
         call = lambda name, **params: self.step(json.dumps({"name": name, "parameters": params}))[1]
         info = json.loads(call("Observe"))
         value = 0

@@ -27,6 +27,7 @@ def _is_kind(value, kind):
 
 
 class ConnectedComponentsEnv:
+    # Each tool's parameters and their kinds; step() checks both before the tool runs.
     _PARAM_TYPES = {
         "Observe": {},
         "GetNeighbors": {"node": "int"},
@@ -38,7 +39,15 @@ class ConnectedComponentsEnv:
     }
 
     def __init__(self, env_str=None):
-        self.func_mapping = {"Observe": 0, "GetNeighbors": 1, "MarkVisited": 2, "NextUnvisited": 3, "VisitedCount": 4, "IsVisited": 5, "Done": 6}
+        self.func_mapping = {
+            "Observe": 0,
+            "GetNeighbors": 1,
+            "MarkVisited": 2,
+            "NextUnvisited": 3,
+            "VisitedCount": 4,
+            "IsVisited": 5,
+            "Done": 6,
+        }
         options = {}
         if env_str is not None:
             options = json.loads(env_str.split("@", 1)[1])
@@ -252,6 +261,7 @@ class ConnectedComponentsEnv:
         return self._grade(answer, self.get_ref_answer())
 
     def solve(self):
+        """Oracle: solve the instance through self.step() alone and submit the answer."""
         call = lambda name, **params: self.step(json.dumps({"name": name, "parameters": params}))[1]
         json.loads(call("Observe"))
         components = 0

@@ -26,6 +26,7 @@ def _is_kind(value, kind):
 
 
 class CountPrimesEnv:
+    # Each tool's parameters and their kinds; step() checks both before the tool runs.
     _PARAM_TYPES = {
         "Observe": {},
         "NextUncrossed": {"after": "int"},
@@ -37,7 +38,15 @@ class CountPrimesEnv:
     }
 
     def __init__(self, env_str=None):
-        self.func_mapping = {"Observe": 0, "NextUncrossed": 1, "CrossOutMultiples": 2, "IsCrossed": 3, "CountUncrossed": 4, "IntegerSqrt": 5, "Done": 6}
+        self.func_mapping = {
+            "Observe": 0,
+            "NextUncrossed": 1,
+            "CrossOutMultiples": 2,
+            "IsCrossed": 3,
+            "CountUncrossed": 4,
+            "IntegerSqrt": 5,
+            "Done": 6,
+        }
         options = {}
         if env_str is not None:
             options = json.loads(env_str.split("@", 1)[1])
@@ -245,6 +254,7 @@ class CountPrimesEnv:
         return self._grade(answer, self.get_ref_answer())
 
     def solve(self):
+        """Oracle: solve the instance through self.step() alone and submit the answer."""
         call = lambda name, **params: self.step(json.dumps({"name": name, "parameters": params}))[1]
         n = json.loads(call("Observe"))["n"]
         p = int(call("NextUncrossed", after=1))

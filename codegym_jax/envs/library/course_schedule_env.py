@@ -28,6 +28,7 @@ def _is_kind(value, kind):
 
 
 class CourseScheduleEnv:
+    # Each tool's parameters and their kinds; step() checks both before the tool runs.
     _PARAM_TYPES = {
         "Observe": {},
         "GetDependents": {"course": "int"},
@@ -39,7 +40,15 @@ class CourseScheduleEnv:
     }
 
     def __init__(self, env_str=None):
-        self.func_mapping = {"Observe": 0, "GetDependents": 1, "RemainingPrerequisites": 2, "ReadyCourses": 3, "TakeCourse": 4, "TakenCount": 5, "Done": 6}
+        self.func_mapping = {
+            "Observe": 0,
+            "GetDependents": 1,
+            "RemainingPrerequisites": 2,
+            "ReadyCourses": 3,
+            "TakeCourse": 4,
+            "TakenCount": 5,
+            "Done": 6,
+        }
         options = {}
         if env_str is not None:
             options = json.loads(env_str.split("@", 1)[1])
@@ -258,6 +267,7 @@ class CourseScheduleEnv:
         return self._grade(answer, self.get_ref_answer())
 
     def solve(self):
+        """Oracle: solve the instance through self.step() alone and submit the answer."""
         call = lambda name, **params: self.step(json.dumps({"name": name, "parameters": params}))[1]
         json.loads(call("Observe"))
         queue = json.loads(call("ReadyCourses"))

@@ -28,6 +28,7 @@ def _is_kind(value, kind):
 
 
 class DijkstraShortestPathEnv:
+    # Each tool's parameters and their kinds; step() checks both before the tool runs.
     _PARAM_TYPES = {
         "Observe": {},
         "GetEdges": {"node": "int"},
@@ -39,7 +40,15 @@ class DijkstraShortestPathEnv:
     }
 
     def __init__(self, env_str=None):
-        self.func_mapping = {"Observe": 0, "GetEdges": 1, "Relax": 2, "PopClosest": 3, "TentativeDistance": 4, "IsSettled": 5, "Done": 6}
+        self.func_mapping = {
+            "Observe": 0,
+            "GetEdges": 1,
+            "Relax": 2,
+            "PopClosest": 3,
+            "TentativeDistance": 4,
+            "IsSettled": 5,
+            "Done": 6,
+        }
         options = {}
         if env_str is not None:
             options = json.loads(env_str.split("@", 1)[1])
@@ -264,6 +273,7 @@ class DijkstraShortestPathEnv:
         return self._grade(answer, self.get_ref_answer())
 
     def solve(self):
+        """Oracle: solve the instance through self.step() alone and submit the answer."""
         call = lambda name, **params: self.step(json.dumps({"name": name, "parameters": params}))[1]
         info = json.loads(call("Observe"))
         call("Relax", node=info["source"], distance=0)

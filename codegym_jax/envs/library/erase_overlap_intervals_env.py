@@ -28,6 +28,7 @@ def _is_kind(value, kind):
 
 
 class EraseOverlapIntervalsEnv:
+    # Each tool's parameters and their kinds; step() checks both before the tool runs.
     _PARAM_TYPES = {
         "Observe": {},
         "SortByEnd": {},
@@ -40,7 +41,16 @@ class EraseOverlapIntervalsEnv:
     }
 
     def __init__(self, env_str=None):
-        self.func_mapping = {"Observe": 0, "SortByEnd": 1, "GetInterval": 2, "KeepInterval": 3, "RemoveInterval": 4, "LastKeptEnd": 5, "RemovedCount": 6, "Done": 7}
+        self.func_mapping = {
+            "Observe": 0,
+            "SortByEnd": 1,
+            "GetInterval": 2,
+            "KeepInterval": 3,
+            "RemoveInterval": 4,
+            "LastKeptEnd": 5,
+            "RemovedCount": 6,
+            "Done": 7,
+        }
         options = {}
         if env_str is not None:
             options = json.loads(env_str.split("@", 1)[1])
@@ -259,6 +269,7 @@ class EraseOverlapIntervalsEnv:
         return self._grade(answer, self.get_ref_answer())
 
     def solve(self):
+        """Oracle: solve the instance through self.step() alone and submit the answer."""
         call = lambda name, **params: self.step(json.dumps({"name": name, "parameters": params}))[1]
         count = json.loads(call("Observe"))["count"]
         call("SortByEnd")

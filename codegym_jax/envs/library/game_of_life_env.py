@@ -29,6 +29,7 @@ def _is_kind(value, kind):
 
 
 class GameOfLifeEnv:
+    # Each tool's parameters and their kinds; step() checks both before the tool runs.
     _PARAM_TYPES = {
         "Observe": {},
         "GetRow": {"row": "int"},
@@ -40,7 +41,15 @@ class GameOfLifeEnv:
     }
 
     def __init__(self, env_str=None):
-        self.func_mapping = {"Observe": 0, "GetRow": 1, "LiveNeighbors": 2, "NextState": 3, "SetNextAlive": 4, "CountNextAlive": 5, "Done": 6}
+        self.func_mapping = {
+            "Observe": 0,
+            "GetRow": 1,
+            "LiveNeighbors": 2,
+            "NextState": 3,
+            "SetNextAlive": 4,
+            "CountNextAlive": 5,
+            "Done": 6,
+        }
         options = {}
         if env_str is not None:
             options = json.loads(env_str.split("@", 1)[1])
@@ -250,6 +259,7 @@ class GameOfLifeEnv:
         return self._grade(answer, self.get_ref_answer())
 
     def solve(self):
+        """Oracle: solve the instance through self.step() alone and submit the answer."""
         call = lambda name, **params: self.step(json.dumps({"name": name, "parameters": params}))[1]
         info = json.loads(call("Observe"))
         for row in range(info["rows"]):

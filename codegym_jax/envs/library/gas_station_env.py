@@ -28,6 +28,7 @@ def _is_kind(value, kind):
 
 
 class GasStationEnv:
+    # Each tool's parameters and their kinds; step() checks both before the tool runs.
     _PARAM_TYPES = {
         "Observe": {},
         "GetStation": {"index": "int"},
@@ -39,7 +40,15 @@ class GasStationEnv:
     }
 
     def __init__(self, env_str=None):
-        self.func_mapping = {"Observe": 0, "GetStation": 1, "NetGain": 2, "AddToTank": 3, "RestartAt": 4, "TripStatus": 5, "Done": 6}
+        self.func_mapping = {
+            "Observe": 0,
+            "GetStation": 1,
+            "NetGain": 2,
+            "AddToTank": 3,
+            "RestartAt": 4,
+            "TripStatus": 5,
+            "Done": 6,
+        }
         options = {}
         if env_str is not None:
             options = json.loads(env_str.split("@", 1)[1])
@@ -247,6 +256,7 @@ class GasStationEnv:
         return self._grade(answer, self.get_ref_answer())
 
     def solve(self):
+        """Oracle: solve the instance through self.step() alone and submit the answer."""
         call = lambda name, **params: self.step(json.dumps({"name": name, "parameters": params}))[1]
         count = json.loads(call("Observe"))["stations"]
         for index in range(count):

@@ -31,6 +31,7 @@ _MOVES = {"U": (-1, 0), "D": (1, 0), "L": (0, -1), "R": (0, 1)}
 
 
 class GridRobotEnv:
+    # Each tool's parameters and their kinds; step() checks both before the tool runs.
     _PARAM_TYPES = {
         "Observe": {},
         "GetCommand": {"index": "int"},
@@ -42,7 +43,15 @@ class GridRobotEnv:
     }
 
     def __init__(self, env_str=None):
-        self.func_mapping = {"Observe": 0, "GetCommand": 1, "NeighborCell": 2, "IsFree": 3, "MoveRobot": 4, "RobotPosition": 5, "Done": 6}
+        self.func_mapping = {
+            "Observe": 0,
+            "GetCommand": 1,
+            "NeighborCell": 2,
+            "IsFree": 3,
+            "MoveRobot": 4,
+            "RobotPosition": 5,
+            "Done": 6,
+        }
         options = {}
         if env_str is not None:
             options = json.loads(env_str.split("@", 1)[1])
@@ -251,6 +260,7 @@ class GridRobotEnv:
         return self._grade(answer, self.get_ref_answer())
 
     def solve(self):
+        """Oracle: solve the instance through self.step() alone and submit the answer."""
         call = lambda name, **params: self.step(json.dumps({"name": name, "parameters": params}))[1]
         info = json.loads(call("Observe"))
         row, col = info["start"]

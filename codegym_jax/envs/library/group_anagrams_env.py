@@ -27,6 +27,7 @@ def _is_kind(value, kind):
 
 
 class GroupAnagramsEnv:
+    # Each tool's parameters and their kinds; step() checks both before the tool runs.
     _PARAM_TYPES = {
         "Observe": {},
         "GetWord": {"index": "int"},
@@ -38,7 +39,15 @@ class GroupAnagramsEnv:
     }
 
     def __init__(self, env_str=None):
-        self.func_mapping = {"Observe": 0, "GetWord": 1, "SortLetters": 2, "AddToGroup": 3, "GroupSize": 4, "CountGroups": 5, "Done": 6}
+        self.func_mapping = {
+            "Observe": 0,
+            "GetWord": 1,
+            "SortLetters": 2,
+            "AddToGroup": 3,
+            "GroupSize": 4,
+            "CountGroups": 5,
+            "Done": 6,
+        }
         options = {}
         if env_str is not None:
             options = json.loads(env_str.split("@", 1)[1])
@@ -229,6 +238,7 @@ class GroupAnagramsEnv:
         return self._grade(answer, self.get_ref_answer())
 
     def solve(self):
+        """Oracle: solve the instance through self.step() alone and submit the answer."""
         call = lambda name, **params: self.step(json.dumps({"name": name, "parameters": params}))[1]
         count = json.loads(call("Observe"))["words"]
         for index in range(count):

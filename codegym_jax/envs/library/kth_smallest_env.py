@@ -25,6 +25,7 @@ def _is_kind(value, kind):
 
 
 class KthSmallestEnv:
+    # Each tool's parameters and their kinds; step() checks both before the tool runs.
     _PARAM_TYPES = {
         "Observe": {},
         "GetValue": {"index": "int"},
@@ -35,7 +36,14 @@ class KthSmallestEnv:
     }
 
     def __init__(self, env_str=None):
-        self.func_mapping = {"Observe": 0, "GetValue": 1, "Swap": 2, "Partition": 3, "CountSmaller": 4, "Done": 5}
+        self.func_mapping = {
+            "Observe": 0,
+            "GetValue": 1,
+            "Swap": 2,
+            "Partition": 3,
+            "CountSmaller": 4,
+            "Done": 5,
+        }
         options = {}
         if env_str is not None:
             options = json.loads(env_str.split("@", 1)[1])
@@ -225,6 +233,7 @@ class KthSmallestEnv:
         return self._grade(answer, self.get_ref_answer())
 
     def solve(self):
+        """Oracle: solve the instance through self.step() alone and submit the answer."""
         call = lambda name, **params: self.step(json.dumps({"name": name, "parameters": params}))[1]
         info = json.loads(call("Observe"))
         target = info["k"] - 1

@@ -27,6 +27,7 @@ def _is_kind(value, kind):
 
 
 class LongestCommonPrefixEnv:
+    # Each tool's parameters and their kinds; step() checks both before the tool runs.
     _PARAM_TYPES = {
         "Observe": {},
         "CharAt": {"string_index": "int", "position": "int"},
@@ -38,7 +39,15 @@ class LongestCommonPrefixEnv:
     }
 
     def __init__(self, env_str=None):
-        self.func_mapping = {"Observe": 0, "CharAt": 1, "StringLength": 2, "ExtendPrefix": 3, "GetPrefix": 4, "CommonPrefixOfTwo": 5, "Done": 6}
+        self.func_mapping = {
+            "Observe": 0,
+            "CharAt": 1,
+            "StringLength": 2,
+            "ExtendPrefix": 3,
+            "GetPrefix": 4,
+            "CommonPrefixOfTwo": 5,
+            "Done": 6,
+        }
         options = {}
         if env_str is not None:
             options = json.loads(env_str.split("@", 1)[1])
@@ -243,6 +252,7 @@ class LongestCommonPrefixEnv:
         return self._grade(answer, self.get_ref_answer())
 
     def solve(self):
+        """Oracle: solve the instance through self.step() alone and submit the answer."""
         call = lambda name, **params: self.step(json.dumps({"name": name, "parameters": params}))[1]
         count = json.loads(call("Observe"))["strings"]
         position = 0

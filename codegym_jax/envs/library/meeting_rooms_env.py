@@ -27,6 +27,7 @@ def _is_kind(value, kind):
 
 
 class MeetingRoomsEnv:
+    # Each tool's parameters and their kinds; step() checks both before the tool runs.
     _PARAM_TYPES = {
         "Observe": {},
         "SortByStart": {},
@@ -38,7 +39,15 @@ class MeetingRoomsEnv:
     }
 
     def __init__(self, env_str=None):
-        self.func_mapping = {"Observe": 0, "SortByStart": 1, "GetMeeting": 2, "EarliestFreeTime": 3, "ReleaseEarliest": 4, "OccupyRoom": 5, "Done": 6}
+        self.func_mapping = {
+            "Observe": 0,
+            "SortByStart": 1,
+            "GetMeeting": 2,
+            "EarliestFreeTime": 3,
+            "ReleaseEarliest": 4,
+            "OccupyRoom": 5,
+            "Done": 6,
+        }
         options = {}
         if env_str is not None:
             options = json.loads(env_str.split("@", 1)[1])
@@ -234,6 +243,7 @@ class MeetingRoomsEnv:
         return self._grade(answer, self.get_ref_answer())
 
     def solve(self):
+        """Oracle: solve the instance through self.step() alone and submit the answer."""
         call = lambda name, **params: self.step(json.dumps({"name": name, "parameters": params}))[1]
         count = json.loads(call("Observe"))["meetings"]
         call("SortByStart")

@@ -26,6 +26,7 @@ def _is_kind(value, kind):
 
 
 class MergeIntervalsEnv:
+    # Each tool's parameters and their kinds; step() checks both before the tool runs.
     _PARAM_TYPES = {
         "Observe": {},
         "SortByStart": {},
@@ -37,7 +38,15 @@ class MergeIntervalsEnv:
     }
 
     def __init__(self, env_str=None):
-        self.func_mapping = {"Observe": 0, "SortByStart": 1, "GetInterval": 2, "Overlaps": 3, "MergePair": 4, "IntervalLength": 5, "Done": 6}
+        self.func_mapping = {
+            "Observe": 0,
+            "SortByStart": 1,
+            "GetInterval": 2,
+            "Overlaps": 3,
+            "MergePair": 4,
+            "IntervalLength": 5,
+            "Done": 6,
+        }
         options = {}
         if env_str is not None:
             options = json.loads(env_str.split("@", 1)[1])
@@ -243,6 +252,7 @@ class MergeIntervalsEnv:
         return self._grade(answer, self.get_ref_answer())
 
     def solve(self):
+        """Oracle: solve the instance through self.step() alone and submit the answer."""
         call = lambda name, **params: self.step(json.dumps({"name": name, "parameters": params}))[1]
         count = json.loads(call("Observe"))["count"]
         call("SortByStart")

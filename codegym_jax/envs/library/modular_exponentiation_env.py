@@ -26,6 +26,7 @@ def _is_kind(value, kind):
 
 
 class ModularExponentiationEnv:
+    # Each tool's parameters and their kinds; step() checks both before the tool runs.
     _PARAM_TYPES = {
         "Observe": {},
         "GetBit": {"position": "int"},
@@ -36,7 +37,14 @@ class ModularExponentiationEnv:
     }
 
     def __init__(self, env_str=None):
-        self.func_mapping = {"Observe": 0, "GetBit": 1, "ReduceMod": 2, "MultiplyMod": 3, "SquareMod": 4, "Done": 5}
+        self.func_mapping = {
+            "Observe": 0,
+            "GetBit": 1,
+            "ReduceMod": 2,
+            "MultiplyMod": 3,
+            "SquareMod": 4,
+            "Done": 5,
+        }
         options = {}
         if env_str is not None:
             options = json.loads(env_str.split("@", 1)[1])
@@ -208,6 +216,7 @@ class ModularExponentiationEnv:
         return self._grade(answer, self.get_ref_answer())
 
     def solve(self):
+        """Oracle: solve the instance through self.step() alone and submit the answer."""
         call = lambda name, **params: self.step(json.dumps({"name": name, "parameters": params}))[1]
         info = json.loads(call("Observe"))
         result = int(call("ReduceMod", value=1))

@@ -27,6 +27,7 @@ def _is_kind(value, kind):
 
 
 class RunLengthEncodingEnv:
+    # Each tool's parameters and their kinds; step() checks both before the tool runs.
     _PARAM_TYPES = {
         "Observe": {},
         "GetChar": {"index": "int"},
@@ -38,7 +39,15 @@ class RunLengthEncodingEnv:
     }
 
     def __init__(self, env_str=None):
-        self.func_mapping = {"Observe": 0, "GetChar": 1, "RunLengthAt": 2, "EncodeRun": 3, "AppendPiece": 4, "GetEncoded": 5, "Done": 6}
+        self.func_mapping = {
+            "Observe": 0,
+            "GetChar": 1,
+            "RunLengthAt": 2,
+            "EncodeRun": 3,
+            "AppendPiece": 4,
+            "GetEncoded": 5,
+            "Done": 6,
+        }
         options = {}
         if env_str is not None:
             options = json.loads(env_str.split("@", 1)[1])
@@ -243,6 +252,7 @@ class RunLengthEncodingEnv:
         return self._grade(answer, self.get_ref_answer())
 
     def solve(self):
+        """Oracle: solve the instance through self.step() alone and submit the answer."""
         call = lambda name, **params: self.step(json.dumps({"name": name, "parameters": params}))[1]
         length = json.loads(call("Observe"))["length"]
         index, encoded_length = 0, 0

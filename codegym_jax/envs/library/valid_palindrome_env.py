@@ -28,6 +28,7 @@ def _is_kind(value, kind):
 
 
 class ValidPalindromeEnv:
+    # Each tool's parameters and their kinds; step() checks both before the tool runs.
     _PARAM_TYPES = {
         "Observe": {},
         "GetChar": {"index": "int"},
@@ -39,7 +40,15 @@ class ValidPalindromeEnv:
     }
 
     def __init__(self, env_str=None):
-        self.func_mapping = {"Observe": 0, "GetChar": 1, "IsAlphanumeric": 2, "SkipToAlphanumeric": 3, "SameIgnoringCase": 4, "ToLower": 5, "Done": 6}
+        self.func_mapping = {
+            "Observe": 0,
+            "GetChar": 1,
+            "IsAlphanumeric": 2,
+            "SkipToAlphanumeric": 3,
+            "SameIgnoringCase": 4,
+            "ToLower": 5,
+            "Done": 6,
+        }
         options = {}
         if env_str is not None:
             options = json.loads(env_str.split("@", 1)[1])
@@ -244,6 +253,7 @@ class ValidPalindromeEnv:
         return self._grade(answer, self.get_ref_answer())
 
     def solve(self):
+        """Oracle: solve the instance through self.step() alone and submit the answer."""
         call = lambda name, **params: self.step(json.dumps({"name": name, "parameters": params}))[1]
         length = json.loads(call("Observe"))["length"]
         left = int(call("SkipToAlphanumeric", index=0, direction=1))
