@@ -168,3 +168,23 @@ def test_hijacked_pipe_cannot_run_code_in_the_parent(pool, victims):
     result = _attack(pool, attack_env(attack))
     assert result.error == "crash"
     assert not os.path.exists(marker)
+
+
+def test_file_size_limit(pool, victims):
+    result = _attack(pool, attack_env("open('big.bin', 'wb').write(b'x' * (32 << 20))"))
+    assert result.error == "env_exception" and "File too large" in result.observation
+
+
+def test_open_files_limit(pool, victims):
+    result = _attack(pool, attack_env("handles = [open(f'f{i}.txt', 'w') for i in range(500)]"))
+    assert result.error == "env_exception" and "Too many open files" in result.observation
+
+
+def test_cpu_limit_backstops_the_deadline():
+    limits = SandboxLimits(cpu_seconds_per_call=1, call_deadline_s=30.0)
+    with SandboxPool(num_workers=1, limits=limits) as own:
+        victim = own.open_session(COUNTER_ENV, counter_env_str(4))
+        own.step(victim, ADD)
+        result = _attack(own, attack_env("while True:\n    pass"))
+        assert result.error == "crash" and "exit code -24" in result.observation  # SIGXCPU
+        assert own.step(victim, OBSERVE).observation == replay_counter(counter_env_str(4), [ADD])
