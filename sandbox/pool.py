@@ -86,6 +86,7 @@ class _Slot:
         self.lock = threading.Lock()
         self.process = None
         self.conn = None
+        self.progress = None  # shared int: index of the op the worker is running
         self.info = {}
         self.sessions = set()
         self.restarts = 0
@@ -301,8 +302,7 @@ class SandboxPool:
             if not (isinstance(parsed, dict) and isinstance(parsed.get("name"), str)
                     and isinstance(parsed.get("parameters", {}), dict)):
                 raise ValueError('expected {"name": str, "parameters": {...}}')
-            parsed.setdefault("parameters", {})
-            return json.dumps(parsed)
+            return json.dumps({**parsed, "parameters": parsed.get("parameters", {})})
         except (ValueError, TypeError) as exc:
             return StepResult(f"Error: invalid tool call {str(action)[:200]!r}: {exc}", False,
                               session.reward, "invalid_action", session.calls)
@@ -323,7 +323,9 @@ class SandboxPool:
                           sent=sent[slot.index])
 
     def _record(self, sid: str, action: str, reply) -> StepResult:
-        session = self._sessions[sid]
+        session = self._sessions.get(sid)
+        if session is None:  # closed by another thread while this call ran
+            return StepResult("Error: the session was closed", True, 0.0, "session_lost", 0)
         self.stats["steps"] += 1
         if reply[0] == "ok":
             observation, done, reward = reply[1]
