@@ -165,6 +165,7 @@ class SandboxPool:
 
     @staticmethod
     def _send(slot: _Slot, ops: list) -> bool:
+        slot.progress.value = -1
         try:
             slot.conn.send_bytes(pickle.dumps(ops, protocol=pickle.HIGHEST_PROTOCOL))
             return True
@@ -176,7 +177,7 @@ class SandboxPool:
         worker publishes the index of the op it is running). Returns (replies, failure, index):
         failure is None when all arrived, else a ("fail", kind, message) for op `index`."""
         replies: list = []
-        last_progress, last_change = None, time.monotonic()
+        last_progress, last_change = -1, time.monotonic()
         while len(replies) < count:
             try:
                 if slot.conn.poll(min(deadline_s, 0.05)):
@@ -194,7 +195,9 @@ class SandboxPool:
                 return replies, ("fail", "crash",
                                  f"the worker process exited (exit code {code}) during the call"), failed_at
             now = time.monotonic()
-            if slot.progress.value != last_progress:
+            # Only forward moves within the batch restart the clock: env code that finds the
+            # shared counter cannot stretch the deadline beyond one per op.
+            if last_progress < slot.progress.value < count:
                 last_progress, last_change = slot.progress.value, now
             elif now - last_change > deadline_s:
                 return replies, ("fail", "timeout", f"the call did not finish within {deadline_s:g} s"), failed_at

@@ -4,6 +4,7 @@ other session (on the same worker too) with its state."""
 import os
 import socket
 import threading
+import time
 import uuid
 
 import pytest
@@ -188,3 +189,17 @@ def test_cpu_limit_backstops_the_deadline():
         result = _attack(own, attack_env("while True:\n    pass"))
         assert result.error == "crash" and "exit code -24" in result.observation  # SIGXCPU
         assert own.step(victim, OBSERVE).observation == replay_counter(counter_env_str(4), [ADD])
+
+
+def test_faking_progress_does_not_stretch_the_deadline(pool, victims):
+    attack = (
+        "import gc, time\n"
+        "counters = [o for o in gc.get_objects() if type(o).__name__ == 'c_long']\n"
+        "start = time.monotonic()\n"
+        "while time.monotonic() - start < 30:\n"
+        "    for c in counters:\n"
+        "        c.value = -1 if c.value > 0 else 1")
+    start = time.monotonic()
+    result = _attack(pool, attack_env(attack))
+    assert result.error == "timeout"
+    assert time.monotonic() - start < 10
