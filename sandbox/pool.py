@@ -47,6 +47,9 @@ class OracleResult:
     error: str | None
 
 
+MAX_REPLY_BYTES = 1 << 30  # a larger message from a worker is hostile: the worker is replaced
+
+
 class _PlainUnpickler(pickle.Unpickler):
     """Worker replies are built from plain containers and scalars only; refusing every class
     lookup keeps env code that hijacks its worker's pipe from running code in this process."""
@@ -181,7 +184,7 @@ class SandboxPool:
         while len(replies) < count:
             try:
                 if slot.conn.poll(min(deadline_s, 0.05)):
-                    replies.extend(_loads(slot.conn.recv_bytes()))
+                    replies.extend(_loads(slot.conn.recv_bytes(MAX_REPLY_BYTES)))
                     last_change = time.monotonic()
                     continue
                 alive = slot.process.is_alive()

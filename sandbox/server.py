@@ -132,7 +132,11 @@ class _Handler(BaseHTTPRequestHandler):
     def _handle(self, method: str):
         server = self.server
         server.counters["requests"] += 1
-        length = int(self.headers.get("Content-Length") or 0)
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            self.close_connection = True
+            return self._reply(400, {"error": "Content-Length is not an integer"})
         raw = self.rfile.read(length) if 0 < length <= MAX_BODY_BYTES else b""
         if not self._authorized():
             server.counters["rejected_auth"] += 1

@@ -168,3 +168,14 @@ def test_async_face_over_remote_servers(servers):
     first, second = asyncio.run(play())
     assert [r.observation for r in first] == [str(i * 31 + 2) for i in range(4)]
     assert [r.observation for r in second] == [f"h={i * 31 + 2} steps=2" for i in range(4)]
+
+
+def test_bad_content_length(servers):
+    with socket.create_connection(("127.0.0.1", servers[0].server_address[1]), timeout=10) as sock:
+        sock.sendall(b"POST /step HTTP/1.1\r\nHost: x\r\nContent-Length: lots\r\n\r\n")
+        chunks = []
+        while chunk := sock.recv(4096):  # the server closes the connection after the reply
+            chunks.append(chunk)
+        reply = b"".join(chunks).decode()
+    assert reply.startswith("HTTP/1.0 400") or reply.startswith("HTTP/1.1 400")
+    assert "Content-Length is not an integer" in reply
