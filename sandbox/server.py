@@ -16,6 +16,7 @@ import hmac
 import ipaddress
 import json
 import os
+import signal
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -177,6 +178,10 @@ class _Handler(BaseHTTPRequestHandler):
         self._handle("POST")
 
 
+def _stop(signum, frame):
+    raise KeyboardInterrupt
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--host", default="127.0.0.1")
@@ -193,6 +198,7 @@ def main(argv=None) -> None:
         server = EnvServer(pool, args.host, args.port, os.environ.get(args.token_env) or None,
                            args.max_inflight)
         print(f"sandbox env server on {server.url} ({args.workers} workers)", flush=True)
+        signal.signal(signal.SIGTERM, _stop)  # stop like Ctrl-C: close the pool and its workers
         try:
             server.serve_forever()
         except KeyboardInterrupt:
