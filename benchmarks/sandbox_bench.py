@@ -1,6 +1,6 @@
 """Sandbox throughput and latency, one run, one workload, printed as a table.
 
-    .venv/bin/python benchmarks/sandbox_bench.py [--sessions 64] [--steps 50] [--workers 2]
+    .venv/bin/python benchmarks/sandbox_bench.py [--sessions 64] [--steps 400] [--workers 2]
 
 Rows: in-process direct calls (the ceiling, no isolation), the pool one call at a time, the pool
 batched (`step_many` with one call per session), the same two over HTTP on loopback, and one
@@ -120,7 +120,7 @@ def subprocess_per_call(calls):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sessions", type=int, default=64)
-    parser.add_argument("--steps", type=int, default=50)
+    parser.add_argument("--steps", type=int, default=400)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--subprocess-calls", type=int, default=40)
     args = parser.parse_args()
