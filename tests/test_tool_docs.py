@@ -87,7 +87,7 @@ class SumEnv:
             str: The sum.
         """
 
-    def Done(self, answer):
+    def Done(self, answer) -> str:
         r"""
         Submit.
 
@@ -111,6 +111,7 @@ def test_task_description_defaults_and_types():
     assert schema["properties"]["xs"]["items"] == {"type": "integer"}
     assert schema["properties"]["label"]["anyOf"] == [{"type": "string"}, {"type": "null"}]
     assert schema["required"] == ["xs"]
+    assert spec.tool("Done").signature == "Done(answer) -> str"
 
 
 @pytest.mark.parametrize("source, message", [

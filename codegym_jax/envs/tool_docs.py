@@ -26,7 +26,7 @@ class ToolDoc:
     description: str
     returns: str
     example_output: str | None
-    signature: str  # "Name(a: int, b=2)"
+    signature: str  # "Name(a: int, b=2) -> str", as written in the source
     docstring: str = ""  # cleaned (dedented) docstring as written
 
 
@@ -117,7 +117,8 @@ def _signature(fn: ast.FunctionDef) -> tuple[str, list[tuple[str, str | None, bo
         parts.append(arg.arg + (f": {annotation}" if annotation else "")
                      + ("" if default is None else "=" + ast.unparse(default)))
         params.append((arg.arg, annotation, default is None))
-    return f"{fn.name}({', '.join(parts)})", params
+    returns = f" -> {ast.unparse(fn.returns)}" if fn.returns is not None else ""
+    return f"{fn.name}({', '.join(parts)}){returns}", params
 
 
 def _tool_doc(fn: ast.FunctionDef) -> ToolDoc:
