@@ -11,7 +11,7 @@ class CounterEnv:
     """Keeps an order-sensitive hash of the numbers added; tools can also misbehave on request."""
 
     def __init__(self, env_str=None):
-        self.func_mapping = {"Observe": 0, "Add": 1, "Fail": 2, "Crash": 3, "Done": 4}
+        self.func_mapping = {"Observe": 0, "Add": 1, "Fail": 2, "Crash": 3, "Hang": 4, "Done": 5}
         options = json.loads(env_str.split("@", 1)[1]) if env_str else {}
         self.seed = options.get("seed", 0)
         self.reset()
@@ -52,6 +52,10 @@ class CounterEnv:
         if name == "Crash":  # mutates, then kills the worker: must be rolled back
             self.h += 1
             os._exit(7)
+        if name == "Hang":  # mutates, then never returns: must be rolled back
+            self.h += 1
+            while True:
+                pass
         if name == "Done":
             self._done = True
             self._reward = 1 if params["answer"] == self.get_ref_answer() else 0

@@ -1,5 +1,5 @@
-"""Soak: 1,000 concurrent sessions x 50 steps on 2 workers, with calls that raise and calls that
-kill their worker mixed in. Every final state must equal an in-process replay of the actions
+"""Soak: 1,000 concurrent sessions x 50 steps on 2 workers, with calls that raise, calls that
+kill their worker and calls that hang mixed in. Every final state must equal an in-process replay of the actions
 the test itself expects to have been accepted (all but the failing ones)."""
 
 import random
@@ -15,12 +15,13 @@ STEPS = 50
 
 def test_soak_with_crashing_workers():
     rng = random.Random(0)
-    limits = SandboxLimits(max_steps=STEPS + 1, oracle_deadline_s=60.0)
+    limits = SandboxLimits(max_steps=STEPS + 1, call_deadline_s=1.0, oracle_deadline_s=60.0)
     with SandboxPool(num_workers=2, limits=limits) as pool:
         sids = [pool.open_session(COUNTER_ENV, counter_env_str(i)) for i in range(SESSIONS)]
         expected = {sid: [] for sid in sids}
         crash_rounds = set(rng.sample(range(STEPS), 6))
-        kinds = {None: 0, "env_exception": 0, "crash": 0}
+        hang_rounds = set(rng.sample(sorted(set(range(STEPS)) - crash_rounds), 2))
+        kinds = {None: 0, "env_exception": 0, "crash": 0, "timeout": 0}
         start = time.perf_counter()
         for round_index in range(STEPS):
             calls = []
@@ -34,6 +35,9 @@ def test_soak_with_crashing_workers():
             if round_index in crash_rounds:
                 victim = rng.randrange(SESSIONS)
                 calls[victim] = (sids[victim], {"name": "Crash", "parameters": {}})
+            if round_index in hang_rounds:
+                victim = rng.randrange(SESSIONS)
+                calls[victim] = (sids[victim], {"name": "Hang", "parameters": {}})
             rng.shuffle(calls)
             for (sid, action), result in zip(calls, pool.step_many(calls)):
                 kinds[result.error] += 1
@@ -44,7 +48,8 @@ def test_soak_with_crashing_workers():
         elapsed = time.perf_counter() - start
         assert kinds["crash"] == len(crash_rounds)
         assert kinds["env_exception"] > 0
-        assert pool.stats["worker_restarts"] == len(crash_rounds)
+        assert kinds["timeout"] == len(hang_rounds)
+        assert pool.stats["worker_restarts"] == len(crash_rounds) + len(hang_rounds)
         assert pool.session_count() == SESSIONS
         finals = pool.step_many([(sid, {"name": "Observe", "parameters": {}}) for sid in sids])
         for index, (sid, final) in enumerate(zip(sids, finals)):
