@@ -28,6 +28,7 @@ import collections
 import dataclasses
 import http.server
 import json
+import os
 import queue
 import sys
 import threading
@@ -52,6 +53,7 @@ def sampling_from_sglang(params: dict[str, Any] | None) -> SamplingParams:
         raise BadRequest(f"unsupported sampling_params {sorted(unknown)}")
     top_k = int(params.get("top_k", -1))
     try:
+        # temperature 0 makes SamplingParams greedy, as in SGLang.
         return SamplingParams(
             max_new_tokens=int(params.get("max_new_tokens", 128)),
             temperature=float(params.get("temperature", 1.0)),
@@ -313,6 +315,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-batch", type=int, default=16)
     parser.add_argument("--max-len", type=int, default=2048)
     args = parser.parse_args(argv)
+    if not os.path.isdir(args.model_path):
+        parser.error(f"--model-path {args.model_path} is not a directory")
     service = build_jax_service(args.model_path, args.max_batch, args.max_len)
     server = CompatServer(service, args.host, args.port)
     print(f"serving {args.model_path} at {server.url}", flush=True)

@@ -47,14 +47,16 @@ def sglang_sampling_params(sampling: SamplingParams) -> dict[str, Any]:
     """Our SamplingParams as SGLang's `sampling_params` object."""
     params: dict[str, Any] = {
         "max_new_tokens": int(sampling.max_new_tokens),
-        "temperature": float(sampling.temperature),
+        # SGLang's greedy is temperature 0 (it then reports plain log_softmax log-probs, the
+        # temperature-1 convention of our SamplingParams).
+        "temperature": 0.0 if sampling.greedy else float(sampling.temperature),
         "top_p": float(sampling.top_p),
         "top_k": int(sampling.top_k) if sampling.top_k > 0 else -1,
         "skip_special_tokens": False,
     }
     if sampling.stop_token_ids:
         params["stop_token_ids"] = [int(t) for t in sampling.stop_token_ids]
-    if getattr(sampling, "seed", None) is not None:
+    if sampling.seed is not None:
         params["sampling_seed"] = int(sampling.seed)
     return params
 
