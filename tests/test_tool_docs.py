@@ -123,3 +123,29 @@ def test_task_description_defaults_and_types():
 def test_errors(source, message):
     with pytest.raises(ValueError, match=message):
         extract_env_spec(source)
+
+
+def test_render_keeps_the_docstring_layout_as_written():
+    source = (
+        "class E:\n"
+        "    def __init__(self):\n"
+        "        self.func_mapping = {'Pick': 0}\n"
+        "    def Pick(self, k: int) -> str:\n"
+        '        r"""\n'
+        "    \n"
+        "        Pick one.\n"
+        "        \n"
+        "        Args:\n"
+        "            k (int): Which.\n"
+        "            \n"
+        "        Returns:\n"
+        "            str: The pick.\n"
+        "            \n"
+        "        Example Output:\n"
+        '            "3"\n'
+        '        """\n')
+    spec = extract_env_spec(source)
+    assert render_tool_docs(spec, with_examples=False) == (
+        'Function:\n\ndef Pick(k: int) -> str:\n    r"""\n\n    Pick one.\n    \n    Args:\n'
+        '        k (int): Which.\n        \n    Returns:\n        str: The pick.\n        \n    """\n')
+    assert 'Example Output:\n        "3"\n    """' in render_tool_docs(spec)

@@ -27,7 +27,10 @@ class ToolDoc:
     returns: str
     example_output: str | None
     signature: str  # "Name(a: int, b=2) -> str", as written in the source
-    docstring: str = ""  # cleaned (dedented) docstring as written
+    docstring: str = ""  # cleaned (dedented) docstring
+    # The docstring's lines as laid out in the source, shifted left by the method's indentation
+    # (what upstream prompts show, blank-line whitespace included); "" for one-line docstrings.
+    docstring_as_written: str = ""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -140,6 +143,7 @@ def _tool_doc(fn: ast.FunctionDef) -> ToolDoc:
         example_output=inspect.cleandoc("\n".join(example)) if example else None,
         signature=signature,
         docstring=doc,
+        docstring_as_written=_as_written(raw, fn.col_offset),
     )
 
 
@@ -184,6 +188,33 @@ def extract_env_spec(source: str, class_name: str | None = None) -> EnvSpec:
     return EnvSpec(cls.name, tuple(_tool_doc(methods[name]) for name in names), _task_description(tree))
 
 
+def _as_written(raw: str, indent: int) -> str:
+    lines = raw.split("\n")
+    if len(lines) < 3 or lines[0].strip() or lines[-1].strip():
+        return ""
+    pad = " " * indent
+    return "\n".join(line[indent:] if line.startswith(pad) else line.lstrip(" ") for line in lines)
+
+
+def _as_written_without_example(text: str) -> str:
+    lines = text.split("\n")
+    kept, skip_indent = [], None
+    for number, line in enumerate(lines):
+        stripped = line.strip()
+        indent = len(line) - len(line.lstrip())
+        header = _SECTION.match(stripped)
+        if header and stripped.startswith("Example"):
+            skip_indent = indent
+            continue
+        if skip_indent is not None:
+            if number == len(lines) - 1 or (header and indent == skip_indent):
+                skip_indent = None
+            else:
+                continue
+        kept.append(line)
+    return "\n".join(kept)
+
+
 def _docstring_without_example(doc: str) -> str:
     kept, skipping = [], False
     for line in doc.splitlines():
@@ -195,6 +226,11 @@ def _docstring_without_example(doc: str) -> str:
 
 
 def render_tool_doc(tool: ToolDoc, with_examples: bool = True) -> str:
+    if tool.docstring_as_written:
+        text = tool.docstring_as_written
+        if not with_examples:
+            text = _as_written_without_example(text)
+        return f'Function:\n\ndef {tool.signature}:\n    r"""{text}"""'
     doc = tool.docstring if with_examples else _docstring_without_example(tool.docstring)
     body = "\n".join(("    " + line) if line.strip() else "" for line in doc.splitlines())
     return f'Function:\n\ndef {tool.signature}:\n    r"""\n\n{body}\n\n    """'
