@@ -60,7 +60,7 @@ _BLOCKED_EVENTS = frozenset({
     "subprocess.Popen", "os.system", "os.fork", "os.forkpty", "os.exec", "os.posix_spawn",
     "os.spawn", "os.startfile", "pty.spawn", "os.kill", "os.killpg", "signal.pthread_kill",
     "ctypes.dlopen", "ctypes.dlsym", "ctypes.cdata", "ctypes.call_function",
-    "os.setuid", "os.chroot", "os.unshare", "os.setns", "sys.setrecursionlimit",
+    "os.setuid", "os.chroot", "os.unshare", "os.setns",
     "mmap.__new__",
 })
 _WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
