@@ -115,3 +115,15 @@ def test_observation_needs_a_closed_turn():
     buf.append_sampled(half, [0.0] * len(half))
     with pytest.raises(ValueError, match="im_end"):
         buf.append_observation("x")
+
+
+def test_observation_that_does_not_fit_is_not_appended():
+    tok = tokenizer()
+    buf = TokenBuffer(tok, *initial_messages(spec(), "t", "codegym"))
+    turn = tok.encode("ok", add_special_tokens=False) + [tok.convert_tokens_to_ids("<|im_end|>")]
+    buf.append_sampled(turn, [0.0] * len(turn))
+    before, messages = list(buf.tokens), list(buf.messages)
+    assert not buf.append_observation("a long observation " * 20, max_len=len(buf) + 10)
+    assert buf.tokens == before and buf.messages == messages
+    assert buf.append_observation("short", max_len=len(buf) + 100)
+    assert buf.text() == render(tok, buf.messages, None, True)

@@ -117,7 +117,8 @@ async def _play(engine, sandbox, ep: _Episode, task: EpisodeTask, cfg: EpisodeCo
                     return "env_error"
                 observation = step.observation
             observation = truncate_observation(observation, cfg.max_observation_chars)
-            buf.append_observation(observation)
+            if not buf.append_observation(observation, max_len=cfg.max_total_tokens):
+                return "context"
         return "max_turns"
     finally:
         try:

@@ -110,9 +110,11 @@ class TokenBuffer:
         self.messages.append({"role": "assistant", "content": content})
         return content
 
-    def append_observation(self, observation: str) -> int:
-        """Append the observation turn and the next generation prompt; returns tokens added.
-        Only this new text is tokenized. Needs the last turn to have ended with <|im_end|>."""
+    def append_observation(self, observation: str, max_len: int | None = None) -> bool:
+        """Append the observation turn and the next generation prompt. Only this new text is
+        tokenized. Needs the last turn to have ended with <|im_end|>. When the buffer would
+        reach `max_len` tokens (no room left to generate), nothing is appended and it returns
+        False."""
         if not self.turn_spans or self.tokens[-1] != self.turn_end_id:
             raise ValueError("an observation can only follow a sampled turn closed by <|im_end|>")
         before = decode(self.tokenizer, self.tokens)
@@ -123,10 +125,13 @@ class TokenBuffer:
                 "chat template rendering is not append-only for this conversation: buffer text "
                 f"{before[-200:]!r} is not a prefix of the rendering {full[-400:]!r}")
         delta = self._encode(full[len(before):])
+        if max_len is not None and len(self.tokens) + len(delta) >= max_len:
+            self.messages.pop()
+            return False
         self.tokens.extend(delta)
         self.loss_mask.extend([0] * len(delta))
         self.logprobs.extend([0.0] * len(delta))
-        return len(delta)
+        return True
 
     def text(self) -> str:
         return decode(self.tokenizer, self.tokens)
