@@ -32,7 +32,6 @@ def _tiny_cfg():
     return ModelConfig(
         vocab_size=256, hidden_size=64, intermediate_size=128, num_layers=2, num_heads=4,
         num_kv_heads=2, head_dim=16, max_position_embeddings=512, rope_theta=10000.0,
-        tie_word_embeddings=False, qkv_bias=True, eos_token_id=1,
     )
 
 

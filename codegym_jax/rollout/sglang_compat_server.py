@@ -174,6 +174,9 @@ class CompatService:
 
     def close(self) -> None:
         self._queue.put(None)
+        close_engine = getattr(self.engine, "close", None)
+        if close_engine is not None:
+            close_engine()
 
 
 def _handler_for(service: CompatService):
