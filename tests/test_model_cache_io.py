@@ -1,0 +1,118 @@
+"""KV-cache decode equals the full forward; HF save -> load is bit-identical and loads in transformers."""
+from __future__ import annotations
+
+import json
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from codegym_jax.models import hf_io, kv_cache, qwen
+from codegym_jax.models.config import ModelConfig
+from model_fixtures import make_hf_model, padded_batch
+
+CFG = ModelConfig(vocab_size=96, hidden_size=64, intermediate_size=128, num_layers=2,
+                  num_heads=4, num_kv_heads=2, head_dim=16, family="qwen3")
+
+
+def test_prefill_then_decode_equals_full_forward_with_ragged_rows():
+    params = qwen.init_params(CFG, jax.random.key(1))
+    rng = np.random.default_rng(0)
+    lengths = np.array([9, 4, 6])
+    total = 12
+    tokens = rng.integers(1, CFG.vocab_size, (3, total)).astype(np.int32)
+    positions = np.tile(np.arange(total, dtype=np.int32), (3, 1))
+    full, _ = qwen.forward(params, CFG, jnp.asarray(tokens), jnp.asarray(positions))
+
+    # Prefill each row's own prompt length (right padding), then decode one token at a time with
+    # every row at a different position.
+    width = lengths.max()
+    segments = (np.arange(width)[None] < lengths[:, None]).astype(np.int32)
+    cache = kv_cache.init_cache(CFG, 3, 16)
+    pre, cache = qwen.forward(params, CFG, jnp.asarray(tokens[:, :width]), jnp.asarray(positions[:, :width]),
+                              jnp.asarray(segments), cache)
+    for b in range(3):
+        np.testing.assert_allclose(pre[b, : lengths[b]], full[b, : lengths[b]], atol=1e-5)
+    decode = jax.jit(lambda p, t, pos, c: qwen.forward(p, CFG, t, pos, None, c))
+    pos = lengths.copy()
+    while (pos < total).any():
+        step_pos = np.minimum(pos, total - 1)
+        step_tok = tokens[np.arange(3), step_pos]
+        logits, cache = decode(params, jnp.asarray(step_tok[:, None]), jnp.asarray(step_pos[:, None]), cache)
+        for b in range(3):
+            if pos[b] < total:
+                np.testing.assert_allclose(logits[b, 0], full[b, pos[b]], atol=1e-5)
+        pos = pos + 1
+
+
+def test_padding_tokens_never_enter_the_cache():
+    params = qwen.init_params(CFG, jax.random.key(2))
+    cache = kv_cache.init_cache(CFG, 1, 8)
+    tokens = jnp.asarray([[5, 6, 7]])
+    positions = jnp.asarray([[0, 1, 1]])  # the pad claims slot 1, which holds a real token
+    segments = jnp.asarray([[1, 1, 0]])
+    _, cache = qwen.forward(params, CFG, tokens, positions, segments, cache)
+    np.testing.assert_array_equal(cache["segment_ids"][0, :3], [1, 1, 0])
+    ref_cache = kv_cache.init_cache(CFG, 1, 8)
+    _, ref_cache = qwen.forward(params, CFG, tokens[:, :2], positions[:, :2], segments[:, :2], ref_cache)
+    np.testing.assert_array_equal(cache["k"], ref_cache["k"])
+
+
+@pytest.mark.parametrize("family, tied", [("qwen2", False), ("qwen3", True)])
+def test_save_load_bit_identical_and_sharded_index(tmp_path, family, tied):
+    cfg = ModelConfig(**{**CFG.__dict__, "family": family, "tie_word_embeddings": tied})
+    params = qwen.init_params(cfg, jax.random.key(3))
+    hf_io.save_hf_model(tmp_path / "one", cfg, params)
+    hf_io.save_hf_model(tmp_path / "many", cfg, params, max_shard_bytes=40_000)
+    assert (tmp_path / "one" / hf_io.SINGLE_FILE).exists()
+    index = json.loads((tmp_path / "many" / hf_io.INDEX_FILE).read_text())
+    assert len(set(index["weight_map"].values())) > 1
+    for folder in ("one", "many"):
+        cfg2, loaded = hf_io.load_hf_model(tmp_path / folder)
+        assert cfg2 == cfg
+        jax.tree.map(lambda a, b: np.testing.assert_array_equal(np.asarray(a), np.asarray(b)), params, loaded)
+
+
+def test_config_json_has_transformers4_fields(tmp_path):
+    params = qwen.init_params(CFG, jax.random.key(0))
+    hf_io.save_hf_model(tmp_path, CFG, params)
+    doc = json.loads((tmp_path / "config.json").read_text())
+    assert doc["rope_theta"] == CFG.rope_theta and doc["torch_dtype"] == "float32"
+    assert doc["architectures"] == ["Qwen3ForCausalLM"] and doc["head_dim"] == 16
+
+
+def test_our_checkpoint_loads_in_transformers_with_same_logits(tmp_path):
+    torch = pytest.importorskip("torch")
+    import transformers
+
+    for family in ("qwen2", "qwen3"):
+        cfg = ModelConfig(**{**CFG.__dict__, "family": family})
+        params = qwen.init_params(cfg, jax.random.key(4))
+        params = jax.tree.map(lambda x: x + 0.05 * jax.random.normal(jax.random.key(5), x.shape), params)
+        hf_io.save_hf_model(tmp_path / family, cfg, params)
+        model = transformers.AutoModelForCausalLM.from_pretrained(str(tmp_path / family), dtype=torch.float32)
+        tokens, positions, segments = padded_batch(cfg.vocab_size, seed=1)
+        with torch.no_grad():
+            ref = model(input_ids=torch.tensor(tokens, dtype=torch.long),
+                        attention_mask=torch.tensor(segments != 0, dtype=torch.long),
+                        position_ids=torch.tensor(positions, dtype=torch.long)).logits.numpy()
+        ours, _ = qwen.forward(params, cfg, jnp.asarray(tokens), jnp.asarray(positions), jnp.asarray(segments))
+        real = segments != 0
+        assert np.abs(np.asarray(ours)[real] - ref[real]).max() <= 1e-4
+
+
+def test_missing_checkpoint_files_are_named(tmp_path):
+    make_hf_model(tmp_path / "m")
+    (tmp_path / "m" / "model.safetensors").unlink()
+    with pytest.raises(FileNotFoundError, match="no model.safetensors"):
+        hf_io.load_hf_model(tmp_path / "m")
+
+
+def test_bad_configs_are_rejected():
+    with pytest.raises(ValueError, match="num_heads=6 is not a multiple of num_kv_heads=4"):
+        ModelConfig(vocab_size=8, hidden_size=8, intermediate_size=8, num_layers=1, num_heads=6,
+                    num_kv_heads=4, head_dim=4)
+    with pytest.raises(ValueError, match="family must be"):
+        ModelConfig(vocab_size=8, hidden_size=8, intermediate_size=8, num_layers=1, num_heads=2,
+                    num_kv_heads=1, head_dim=4, family="llama")
