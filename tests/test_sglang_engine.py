@@ -82,43 +82,33 @@ def test_launcher_reports_a_server_that_dies_during_startup(tmp_path):
 
 # ---------------------------------------------------------------------------- real server
 def _write_tokenizer(path):
-    """A small byte-level BPE saved the way transformers-4 readers load it (Qwen2TokenizerFast)."""
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import PreTrainedTokenizerFast
+    """Our BPE tokenizer, marked for transformers-4 readers (sglang-jax) as Qwen2TokenizerFast."""
+    from codegym_jax.rollout import tokenizer
 
-    tok = Tokenizer(models.BPE())
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tok.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(
-        vocab_size=300, special_tokens=["<|endoftext|>", "<|im_start|>", "<|im_end|>"],
-        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-    )
-    tok.train_from_iterator(["def solve(x): return x + 1"] * 4, trainer)
-    fast = PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="<|im_end|>", pad_token="<|endoftext|>")
-    fast.save_pretrained(path)
+    tokenizer.save(tokenizer.build_bpe_tokenizer(["def solve(x): return x + 1"] * 4, vocab_size=300), path)
     cfg_path = path / "tokenizer_config.json"
     tok_cfg = json.loads(cfg_path.read_text())
     tok_cfg["tokenizer_class"] = "Qwen2TokenizerFast"
+    # transformers 5 lists extra special tokens where transformers 4 expects a dict of named ones.
+    tok_cfg["additional_special_tokens"] = tok_cfg.pop("extra_special_tokens", [])
     cfg_path.write_text(json.dumps(tok_cfg))
 
 
 @pytest.fixture(scope="module")
 def tiny_model_dir(tmp_path_factory):
-    import torch
-    from transformers import Qwen2Config, Qwen2ForCausalLM
+    import jax
+
+    from codegym_jax.models.config import ModelConfig
+    from codegym_jax.models.hf_io import save_hf_model
+    from codegym_jax.models.qwen import init_params
 
     path = tmp_path_factory.mktemp("tiny_qwen2")
     # head_dim 128: sglang-jax's CPU attention needs it (DESIGN §4).
-    cfg = Qwen2Config(
-        vocab_size=512, hidden_size=128, intermediate_size=256, num_hidden_layers=2,
-        num_attention_heads=1, num_key_value_heads=1, head_dim=128, max_position_embeddings=2048,
-        tie_word_embeddings=False, eos_token_id=2, bos_token_id=0,
+    cfg = ModelConfig(
+        vocab_size=512, hidden_size=128, intermediate_size=256, num_layers=2, num_heads=1,
+        num_kv_heads=1, head_dim=128, max_position_embeddings=2048, rope_theta=10000.0,
     )
-    torch.manual_seed(0)
-    Qwen2ForCausalLM(cfg).to(torch.float32).save_pretrained(path)
-    config = json.loads((path / "config.json").read_text())
-    config.update(rope_theta=10000.0, torch_dtype="float32")  # transformers-4 readers need these
-    (path / "config.json").write_text(json.dumps(config))
+    save_hf_model(path, cfg, init_params(cfg, jax.random.PRNGKey(0)))
     _write_tokenizer(path)
     return path
 
@@ -166,7 +156,8 @@ def test_greedy_tokens_and_logprobs_match_transformers(engine, hf_model):
         ref = _hf_logprobs(hf_model, full)
         for i, (tok, lp) in enumerate(zip(res.token_ids, res.logprobs)):
             row = ref[len(prompt) - 1 + i]
-            assert tok == int(np.argmax(row)), (prompt, i)
+            # The argmax, up to the two forwards' numeric difference at near-ties.
+            assert row[tok] >= row.max() - 2 * LOGPROB_TOL, (prompt, i, tok, int(np.argmax(row)))
             assert math.isclose(lp, row[tok], abs_tol=LOGPROB_TOL), (prompt, i, lp, row[tok])
 
 
