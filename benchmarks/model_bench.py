@@ -1,0 +1,115 @@
+"""Forward+backward throughput of our jitted Qwen vs transformers on torch, same config and shapes.
+
+    .venv/bin/python benchmarks/model_bench.py            # tiny model on CPU, prints a table
+    .venv/bin/python benchmarks/model_bench.py --mfu      # Qwen2.5-0.5B shape, seq 4096, bf16 (GPU)
+"""
+from __future__ import annotations
+
+import argparse
+import functools
+import tempfile
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from codegym_jax.models import hf_io, qwen
+from codegym_jax.models.config import ModelConfig
+
+TINY = ModelConfig(vocab_size=4096, hidden_size=256, intermediate_size=704, num_layers=4,
+                   num_heads=8, num_kv_heads=2, head_dim=32)
+QWEN25_05B = ModelConfig(vocab_size=151936, hidden_size=896, intermediate_size=4864, num_layers=24,
+                         num_heads=14, num_kv_heads=2, head_dim=64, tie_word_embeddings=True,
+                         param_dtype="bfloat16", compute_dtype="bfloat16", remat=True)
+
+# Peak dense bf16 FLOP/s of known accelerators (for MFU).
+PEAK_FLOPS = {"H100": 989e12, "H200": 989e12, "A100": 312e12}
+
+
+def loss_fn(params, cfg, tokens):
+    positions = jnp.broadcast_to(jnp.arange(tokens.shape[1]), tokens.shape)
+    logits, _ = qwen.forward(params, cfg, tokens, positions)
+    logp = jax.nn.log_softmax(logits[:, :-1].astype(jnp.float32))
+    return -jnp.mean(jnp.take_along_axis(logp, tokens[:, 1:, None], axis=-1))
+
+
+def time_ours(cfg, batch, seq, iters):
+    params = qwen.init_params(cfg, jax.random.key(0))
+    tokens = jnp.asarray(np.random.default_rng(0).integers(0, cfg.vocab_size, (batch, seq)), jnp.int32)
+    grad_fn = jax.jit(jax.value_and_grad(functools.partial(loss_fn, cfg=cfg)))
+    jax.block_until_ready(grad_fn(params, tokens=tokens))
+    start = time.perf_counter()
+    for _ in range(iters):
+        out = grad_fn(params, tokens=tokens)
+    jax.block_until_ready(out)
+    return (time.perf_counter() - start) / iters, params
+
+
+def time_torch(cfg, params, batch, seq, iters):
+    import torch
+    import transformers
+
+    torch.set_num_threads(max(1, torch.get_num_threads()))
+    with tempfile.TemporaryDirectory() as d:
+        hf_io.save_hf_model(d, cfg, params)
+        model = transformers.AutoModelForCausalLM.from_pretrained(d, dtype=torch.float32)
+    model.train()
+    tokens = torch.tensor(np.random.default_rng(0).integers(0, cfg.vocab_size, (batch, seq)))
+
+    def step():
+        model.zero_grad(set_to_none=True)
+        out = model(input_ids=tokens, labels=tokens)
+        out.loss.backward()
+
+    step()
+    start = time.perf_counter()
+    for _ in range(iters):
+        step()
+    return (time.perf_counter() - start) / iters
+
+
+def train_flops_per_token(cfg: ModelConfig, seq: int) -> float:
+    """6 x matmul params per token plus causal attention (score + value) forward and backward."""
+    d, f, h, kv, hd, n = (cfg.hidden_size, cfg.intermediate_size, cfg.num_heads, cfg.num_kv_heads,
+                          cfg.head_dim, cfg.num_layers)
+    per_layer = d * h * hd * 2 + d * kv * hd * 2 + 3 * d * f
+    matmul_params = n * per_layer + d * cfg.vocab_size
+    attention = n * 2 * 2 * h * hd * seq / 2  # QK^T and PV, causal half, fwd
+    return 6 * matmul_params + 3 * attention
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--batch", type=int, default=8)
+    parser.add_argument("--seq", type=int, default=256)
+    parser.add_argument("--iters", type=int, default=5)
+    parser.add_argument("--mfu", action="store_true", help="Qwen2.5-0.5B shape at seq 4096 in bf16")
+    args = parser.parse_args()
+    if args.mfu:
+        cfg, batch, seq = QWEN25_05B, args.batch, 4096
+        step_s, _ = time_ours(cfg, batch, seq, args.iters)
+        tokens_per_s = batch * seq / step_s
+        device = jax.devices()[0].device_kind
+        peak = next((v for k, v in PEAK_FLOPS.items() if k in device), None)
+        flops = train_flops_per_token(cfg, seq) * tokens_per_s
+        print(f"| model | device | batch x seq | step s | tokens/s | TFLOP/s | MFU |")
+        print(f"|---|---|---|---:|---:|---:|---:|")
+        mfu = f"{flops / peak:.1%}" if peak else "n/a"
+        print(f"| Qwen2.5-0.5B shape, bf16, remat | {device} | {batch} x {seq} | {step_s:.3f} | "
+              f"{tokens_per_s:,.0f} | {flops / 1e12:.1f} | {mfu} |")
+        return
+    cfg = TINY
+    ours_s, params = time_ours(cfg, args.batch, args.seq, args.iters)
+    torch_s = time_torch(cfg, params, args.batch, args.seq, args.iters)
+    tokens = args.batch * args.seq
+    print(f"forward+backward, {cfg.num_layers} layers, hidden {cfg.hidden_size}, vocab {cfg.vocab_size}, "
+          f"batch {args.batch} x seq {args.seq}, fp32, {jax.devices()[0].platform}")
+    print("| implementation | step ms | tokens/s | vs transformers |")
+    print("|---|---:|---:|---:|")
+    print(f"| codegym-jax (jax.jit) | {ours_s * 1e3:.1f} | {tokens / ours_s:,.0f} | {torch_s / ours_s:.2f}x |")
+    print(f"| transformers (torch eager) | {torch_s * 1e3:.1f} | {tokens / torch_s:,.0f} | 1.00x |")
+
+
+if __name__ == "__main__":
+    main()
