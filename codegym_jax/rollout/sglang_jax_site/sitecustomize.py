@@ -2,8 +2,9 @@
 
 `sglang_launcher.py` puts this directory on PYTHONPATH of the server it starts (and sglang-jax's
 spawned scheduler/detokenizer children inherit it), so Python imports this module at start-up.
-Nothing installed is edited: a meta-path hook waits for `sgl_jax.srt.layers.sampler` to be
-imported and then replaces two functions of that module in memory.
+Nothing installed is edited: a meta-path hook waits for `sgl_jax.srt.layers.sampler` and
+`sgl_jax.srt.model_executor.model_runner` to be imported and then replaces, in memory, the
+functions and methods named below.
 
 1. `_apply_min_p_filter(operands)` unpacks two values, but the CPU sampling path passes a 3-tuple
    `(probs_sort, min_ps, False)`. `lax.cond` traces both branches, so every non-greedy request
