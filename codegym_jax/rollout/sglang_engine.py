@@ -39,10 +39,6 @@ class SGLangRequestError(RuntimeError):
     """A request that failed for good (after retries, or rejected by the server)."""
 
 
-class _RetryableError(Exception):
-    pass
-
-
 def sglang_sampling_params(sampling: SamplingParams) -> dict[str, Any]:
     """Our SamplingParams as SGLang's `sampling_params` object."""
     params: dict[str, Any] = {
