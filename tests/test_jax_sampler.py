@@ -142,3 +142,49 @@ def test_async_requests_share_slots(model):
     # same tokens; log-probs agree to float rounding (prefill shapes differ with the batch)
     assert [r.token_ids for r in results] == [r.token_ids for r in expected] * 2
     np.testing.assert_allclose([r.logprobs for r in results], [r.logprobs for r in expected] * 2, atol=1e-5)
+
+
+def test_agent_loop_trajectories_carry_the_learners_logprobs():
+    """End to end: JaxSampler + chat format + real sandbox. The model is random except that
+    <|im_end|> gets ~15% probability everywhere (embeddings share a constant direction that the
+    <|im_end|> unembedding column is aligned with), so episodes have several closed turns with
+    observations in between. On every sampled token the trajectory's sampler log-prob equals the
+    learner's log-prob recomputed from the whole buffer."""
+    import os
+
+    from codegym_jax.envs.tool_docs import extract_env_spec
+    from codegym_jax.models.config import ModelConfig
+    from codegym_jax.rollout.agent_loop import EpisodeConfig, EpisodeTask, run_groups
+    from codegym_jax.rollout.tokenizer import build_bpe_tokenizer, project_texts
+    from sandbox.pool import AsyncSandbox, SandboxPool
+
+    tokenizer = build_bpe_tokenizer(project_texts(), vocab_size=800)
+    im_end = tokenizer.convert_tokens_to_ids("<|im_end|>")
+    cfg = ModelConfig(vocab_size=len(tokenizer), hidden_size=64, intermediate_size=128, num_layers=2,
+                      num_heads=4, num_kv_heads=2, head_dim=16)
+    params = qwen.init_params(cfg, jax.random.PRNGKey(0))
+    params["embed"] = params["embed"] + 0.5 * jax.random.normal(jax.random.PRNGKey(1), (cfg.hidden_size,))
+    probe = jnp.arange(64)[None] * 7 % cfg.vocab_size
+    hidden, _ = qwen.forward_hidden(params, cfg, probe, jnp.arange(64)[None])
+    direction = hidden[0].mean(0)
+    params["lm_head"] = params["lm_head"].at[:, im_end].set(5.0 * direction / jnp.dot(direction, direction))
+
+    library = os.path.join(os.path.dirname(__file__), "..", "codegym_jax", "envs", "library")
+    episode_cfg = EpisodeConfig(max_tool_calls=3, max_new_tokens_per_turn=24, max_total_tokens=2048)
+    with SandboxPool(num_workers=1) as pool, JaxSampler(cfg, params, max_batch=4, max_len=2048) as sampler:
+        tasks = []
+        for seed, name in enumerate(["jump_game_env.py", "valid_palindrome_env.py"]):
+            with open(os.path.join(library, name)) as f:
+                source = f.read()
+            env_str = pool.call_function(source, "generate", seed, "easy")
+            tasks.append(EpisodeTask(source, env_str, extract_env_spec(source).task_description))
+        trajectories, metrics = asyncio.run(run_groups(
+            sampler, AsyncSandbox(pool), tokenizer, tasks, 2, SamplingParams(temperature=1.0, seed=3), episode_cfg))
+    assert metrics["rollout/episodes"] == 4
+    assert sum(len(t.turn_spans) for t in trajectories) > 4  # some episodes went past one turn
+    for traj in trajectories:
+        assert traj.termination in ("parse_error", "max_turns", "max_tokens", "context")
+        tokens = traj.tokens.tolist()
+        ref = learner_logprobs(cfg, params, tokens)
+        sampled = np.flatnonzero(traj.loss_mask)
+        np.testing.assert_allclose(traj.sampler_logprobs[sampled], ref[sampled - 1], atol=1e-4)
