@@ -15,6 +15,9 @@ import types
 import typing
 from typing import Any, Literal
 
+from codegym_jax.envs.build_tasks import HELDOUT_ENVS
+from sandbox.limits import SandboxLimits
+
 
 @dataclasses.dataclass(frozen=True)
 class ModelConfig:
@@ -84,35 +87,34 @@ class RolloutConfig:
 
 @dataclasses.dataclass(frozen=True)
 class SandboxConfig:
-    """Limits and size of the process pool that runs untrusted environment code."""
+    """The process pool that runs untrusted environment code."""
 
     num_workers: int = 2
-    address_space_mb: int = 1024
-    cpu_seconds: int = 60
-    file_size_mb: int = 16
-    open_files: int = 64
-    # Wall-clock deadline per tool call, enforced by the parent process.
-    call_timeout_s: float = 3.0
-    # Remote env servers (`python -m sandbox.server`); empty means an in-process pool.
+    # Per-worker resource limits, call deadlines and the per-episode tool-call backstop.
+    limits: SandboxLimits = SandboxLimits()
+    # Remote env servers (`python -m sandbox.server`; token in $CODEGYM_SANDBOX_TOKEN);
+    # empty means an in-process pool.
     server_urls: tuple[str, ...] = ()
-    server_token: str = ""
 
 
 @dataclasses.dataclass(frozen=True)
 class DataConfig:
-    """Task instances: where they live and how the built-in library generates them."""
+    """Task instances: train.jsonl, val_seen.jsonl (new instances of training envs) and val.jsonl
+    (held-out envs), built from the environments' generators on first use."""
 
-    train_path: str = "data/train.jsonl"
-    val_path: str = "data/val.jsonl"
-    # Instances generated per (environment, difficulty) when the files are built.
+    # Folder of the task files; empty means "<run dir>/tasks".
+    task_dir: str = ""
+    # Instances per (environment, difficulty): train, and each validation split.
     train_per_env: int = 20
     val_per_env: int = 10
-    difficulties: tuple[str, ...] = ("easy", "medium", "hard")
+    difficulties: tuple[Literal["easy", "medium", "hard"], ...] = ("easy", "medium", "hard")
     seed: int = 0
     # The paper's task filter on oracle length.
     min_oracle_steps: int = 10
     max_oracle_steps: int = 256
-    # Folder of extra environment files (upstream CodeGym or synthesised); empty: built-ins only.
+    # Environments never seen in training (evaluated on val.jsonl).
+    heldout_envs: tuple[str, ...] = HELDOUT_ENVS
+    # Folder of environment files (upstream CodeGym or synthesised); empty: the built-in library.
     env_dir: str = ""
 
 
@@ -366,7 +368,10 @@ def _from_dict(cls: type, data: dict, prefix: str = "") -> Any:
         name: _coerce(value, types_by_name[name], f"{prefix}.{name}" if prefix else name)
         for name, value in data.items()
     }
-    return cls(**kwargs)
+    try:
+        return cls(**kwargs)
+    except (TypeError, ValueError) as e:
+        raise ConfigError(f"{prefix or cls.__name__}: {e}") from None
 
 
 def config_from_dict(data: dict) -> ExperimentConfig:
@@ -409,7 +414,10 @@ def _replace_path(node: Any, path: list[str], text: str, full_key: str) -> Any:
                 f"unknown config key {full_key!r}: {name!r} is a value ({_type_name(tp)}), not a group"
             )
         value = _replace_path(child, path[1:], text, full_key)
-    return dataclasses.replace(node, **{name: value})
+    try:
+        return dataclasses.replace(node, **{name: value})
+    except (TypeError, ValueError) as e:
+        raise ConfigError(f"{full_key}: {e}") from None
 
 
 def load_config(path: str | pathlib.Path) -> ExperimentConfig:

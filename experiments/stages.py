@@ -3,7 +3,17 @@ from __future__ import annotations
 
 import pathlib
 
+from codegym_jax.envs.build_tasks import BuildOptions, build_tasks, write_task_files
+from codegym_jax.envs.library import library_env_files
+from codegym_jax.envs.tasks import read_tasks
 from experiments.config import ExperimentConfig
+from sandbox.pool import SandboxPool
+
+SPLITS = ("train", "val_seen", "val")
+
+
+def task_dir(config: ExperimentConfig, out_dir: pathlib.Path) -> pathlib.Path:
+    return pathlib.Path(config.data.task_dir) if config.data.task_dir else out_dir / "tasks"
 
 
 def run_stage(stage: str, config: ExperimentConfig, out_dir: pathlib.Path) -> None:
@@ -13,5 +23,25 @@ def run_stage(stage: str, config: ExperimentConfig, out_dir: pathlib.Path) -> No
         raise ValueError(f"unknown stage {stage!r}")
 
 
-def run_data_stage(config: ExperimentConfig, out_dir: pathlib.Path) -> None:
-    raise RuntimeError("data stage needs codegym_jax.envs.build_tasks")
+def run_data_stage(config: ExperimentConfig, out_dir: pathlib.Path) -> dict[str, pathlib.Path]:
+    """Builds the task files unless all of them already exist (a rerun reuses them)."""
+    folder = task_dir(config, out_dir)
+    paths = {split: folder / f"{split}.jsonl" for split in SPLITS}
+    if all(p.exists() for p in paths.values()):
+        for split, p in paths.items():
+            print(f"tasks: {split}: {len(read_tasks(str(p)))} instances in {p} (reused)")
+        return paths
+    d = config.data
+    files = library_env_files(d.env_dir) if d.env_dir else library_env_files()
+    opts = BuildOptions(
+        train_per_env=d.train_per_env, val_per_env=d.val_per_env, difficulties=d.difficulties,
+        seed=d.seed, min_oracle_steps=d.min_oracle_steps, max_oracle_steps=d.max_oracle_steps,
+        heldout=d.heldout_envs,
+    )
+    with SandboxPool(num_workers=config.sandbox.num_workers, limits=config.sandbox.limits) as pool:
+        tasks = build_tasks(pool, files, opts)
+    paths = write_task_files(folder, tasks)
+    for split, p in paths.items():
+        envs = len({t.env_name for t in tasks[split]})
+        print(f"tasks: {split}: {len(tasks[split])} instances of {envs} environments -> {p}")
+    return paths

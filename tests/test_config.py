@@ -51,6 +51,8 @@ def test_paper_defaults():
         ("eval.pass_k=1,2", ("eval", "pass_k"), (1, 2)),
         ("train.stages=data,rl", ("train", "stages"), ("data", "rl")),
         ("name=x=y", ("name",), "x=y"),
+        ("sandbox.limits.call_deadline_s=0.5", ("sandbox", "limits", "call_deadline_s"), 0.5),
+        ("data.heldout_envs=", ("data", "heldout_envs"), ()),
     ],
 )
 def test_good_overrides_parse_to_field_type(override, path, expected):
@@ -85,6 +87,8 @@ def test_overrides_apply_in_order_and_leave_the_rest():
         ("train.rl_steps.x=3", r"'rl_steps' is a value \(int\), not a group"),
         ("train.rl_steps", r"not of the form a.b.c=value"),
         ("eval.pass_k=[1,", r"eval.pass_k: .* is not a JSON list"),
+        ("sandbox.limits.call_deadline_s=-1", r"sandbox.limits.call_deadline_s: .*must be > 0, got -1"),
+        ("data.difficulties=easy,extreme", r"data.difficulties: 'extreme' is not allowed"),
     ],
 )
 def test_bad_overrides_name_the_key_and_what_is_allowed(override, message):
@@ -112,6 +116,7 @@ def test_json_round_trip(tmp_path):
         ({"rollout": {"engine": "vllm"}}, r"rollout.engine: 'vllm' is not allowed"),
         ({"eval": {"pass_k": 4}}, r"eval.pass_k: expected a list"),
         ({"mesh": 3}, r"mesh: expected an object for MeshConfig"),
+        ({"sandbox": {"limits": {"open_files": 0}}}, r"sandbox.limits: .*open_files must be > 0"),
     ],
 )
 def test_bad_json_is_a_clear_error(tmp_path, doc, message):
@@ -174,6 +179,23 @@ def test_run_py_prints_and_saves_resolved_config_and_reruns_from_json(tmp_path):
     )
     assert rerun.returncode == 0, rerun.stderr
     assert C.load_config(saved) == first
+
+
+def test_run_py_data_stage_builds_then_reuses_task_files(tmp_path):
+    run_dir = tmp_path / "run"
+    cmd = [
+        sys.executable, str(ROOT / "experiments" / "run.py"),
+        "--config", str(CONFIG_DIR / "tiny_cpu.py"), "--set", f"logging.run_dir={run_dir}",
+        "--set", "train.stages=data", "--set", "data.train_per_env=1", "--set", "data.val_per_env=1",
+        "--set", "data.difficulties=easy",
+    ]
+    first = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    for split in ("train", "val_seen", "val"):
+        assert (run_dir / "tasks" / f"{split}.jsonl").stat().st_size > 0
+    assert "-> " in first.stdout
+    second = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path)
+    assert second.returncode == 0 and "(reused)" in second.stdout
 
 
 def test_run_py_bad_override_exits_with_message(tmp_path):
