@@ -23,12 +23,12 @@ import os
 import statistics
 import sys
 
+from codegym_jax.envs.library import LIBRARY_DIR
 from codegym_jax.envs.tasks import read_upstream_records
 from codegym_jax.envs.tool_docs import extract_env_spec
 from sandbox.limits import SandboxLimits
 from sandbox.pool import SandboxError, SandboxPool
 
-LIBRARY_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "library")
 DIFFICULTIES = ("easy", "medium", "hard")
 RECORDS = "records"  # the difficulty label of instances taken from upstream records
 STEP_FILTER = (10, 256)  # the paper's task filter on oracle steps
@@ -89,7 +89,10 @@ class EnvReport:
 
 
 def env_files(env_dir):
-    """The env sources of a directory: every .py file except package files, sorted."""
+    """The env sources of a directory: every .py file except package files, sorted.
+
+    Unlike `library_env_files`, files that do not parse are kept, so they are reported, not fatal.
+    """
     if not os.path.isdir(env_dir):
         raise ValueError(f"env dir {env_dir!r} is not a directory")
     names = sorted(n for n in os.listdir(env_dir) if n.endswith(".py") and not n.startswith("__"))
@@ -266,7 +269,7 @@ def _report_json(report):
 def parse_args(argv):
     parser = argparse.ArgumentParser(prog="python -m codegym_jax.envs.validate", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--env-dir", default=LIBRARY_DIR, help="directory of env files (default: the library)")
+    parser.add_argument("--env-dir", default=str(LIBRARY_DIR), help="directory of env files (default: the library)")
     parser.add_argument("--instances", type=int, default=20, help="generated instances per difficulty")
     parser.add_argument("--difficulties", default=",".join(DIFFICULTIES),
                         help="comma-separated subset of easy,medium,hard")
