@@ -255,6 +255,8 @@ def main(argv: list[str] | None = None) -> int:
         port=args.port, extra_args=(SGLANG_JAX_CPU_ARGS if cpu else ()) + tuple(args.extra),
         env=SGLANG_JAX_CPU_ENV if cpu else (),
     )
+    # SIGTERM unwinds like Ctrl-C, so the server's process group is stopped on the way out.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     with SGLangServer(cfg) as server:
         print(f"serving {args.model_path} at {server.url}", flush=True)
         try:
