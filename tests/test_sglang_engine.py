@@ -29,10 +29,9 @@ needs_sglang_jax = pytest.mark.skipif(
     reason=f"sglang-jax venv absent ({SGLANG_JAX_PYTHON}); create it with .ci/sglang_jax_venv.sh",
 )
 
-# sglang-jax's float32 CPU forward differs from transformers' by up to ~2e-3 in log-prob on this
-# model (measured; the greedy tokens agree). Log-probs of neighbouring tokens differ by ~5e-2 and a
-# wrong temperature shifts them by > 1, so this still tells a right log-prob from a wrong one.
-LOGPROB_TOL = 5e-3
+# float32 on both sides (the launcher's fixes make sglang-jax's lm_head float32 too; left in
+# bfloat16 it is ~2e-3 off). Token checks allow 2 x this at near-ties of the random model.
+LOGPROB_TOL = 1e-4
 
 PROMPTS = [[5, 6, 7, 8, 9], [11, 3], [40, 41, 42, 43, 44, 45, 46, 47, 48, 49, 50]]
 

@@ -2,9 +2,9 @@
 
 `sglang_launcher.py` puts this directory on PYTHONPATH of the server it starts (and sglang-jax's
 spawned scheduler/detokenizer children inherit it), so Python imports this module at start-up.
-Nothing installed is edited: a meta-path hook waits for `sgl_jax.srt.layers.sampler` and
-`sgl_jax.srt.model_executor.model_runner` to be imported and then replaces, in memory, the
-functions and methods named below.
+Nothing installed is edited: a meta-path hook waits for `sgl_jax.srt.layers.sampler`,
+`sgl_jax.srt.model_executor.model_runner` and `sgl_jax.srt.models.qwen2` to be imported and then
+replaces, in memory, the functions and methods named below.
 
 1. `_apply_min_p_filter(operands)` unpacks two values, but the CPU sampling path passes a 3-tuple
    `(probs_sort, min_ps, False)`. `lax.cond` traces both branches, so every non-greedy request
@@ -27,6 +27,9 @@ functions and methods named below.
    rank gets picked step after step, and equal requests give equal "samples"). The wrapped
    `ModelRunner.sample` passes the RNG count leaf as a host-side counter that grows by one per
    call; it is a jit argument, so nothing recompiles.
+5. `Qwen2ForCausalLM` builds its untied `lm_head` without a dtype, so it is bfloat16 whatever
+   `--dtype` says, and float32 log-probs come out ~1e-3 off. The wrapped `__init__` rebuilds the
+   head in the model's dtype (before any weights are loaded).
 
 Must stay importable without sgl_jax or jax installed (only the hook is installed here).
 """
@@ -37,6 +40,7 @@ import sys
 
 _SAMPLER_MODULE = "sgl_jax.srt.layers.sampler"
 _MODEL_RUNNER_MODULE = "sgl_jax.srt.model_executor.model_runner"
+_QWEN2_MODULE = "sgl_jax.srt.models.qwen2"
 
 
 def _fixed_apply_min_p_filter(operands):
@@ -102,9 +106,26 @@ def _patch_model_runner_module(module):
     module.ModelRunner.sample = _model_runner_sample_storing_logprobs
 
 
+def _patch_qwen2_module(module):
+    original_init = module.Qwen2ForCausalLM.__init__
+
+    def init(self, config, dtype=None, rngs=None, mesh=None, **kwargs):
+        if dtype is None:
+            original_init(self, config, rngs=rngs, mesh=mesh, **kwargs)
+        else:
+            original_init(self, config, dtype=dtype, rngs=rngs, mesh=mesh, **kwargs)
+        if hasattr(self, "lm_head"):
+            self.lm_head = module.ParallelLMHead(
+                config.vocab_size, config.hidden_size, dtype=self.dtype, param_dtype=self.dtype, rngs=rngs
+            )
+
+    module.Qwen2ForCausalLM.__init__ = init
+
+
 _PATCHES = {
     _SAMPLER_MODULE: _patch_sampler_module,
     _MODEL_RUNNER_MODULE: _patch_model_runner_module,
+    _QWEN2_MODULE: _patch_qwen2_module,
 }
 
 
