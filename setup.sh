@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Creates (or refreshes) the project's virtual environment in .venv.
 #   ./setup.sh          runtime dependencies + the project in editable mode
-#   ./setup.sh --dev    also the test extras (torch for parity tests, pytest, hypothesis)
+#   ./setup.sh --dev    also the test extras (torch for parity tests, pytest, hypothesis) and
+#                       .venv-sglang-jax, the separate environment of the sglang-jax test server
 # Set PYTHON=/path/to/python3.12 to choose the interpreter yourself.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -49,6 +50,9 @@ reqs=requirements.txt
 [ "$dev" = 1 ] && reqs="requirements.txt requirements-dev.txt"
 stamp=".venv/.codegym-installed-$dev"
 want=$(cat $reqs pyproject.toml | sha256sum | cut -d' ' -f1)
+if [ "$dev" = 1 ]; then
+  .ci/sglang_jax_venv.sh
+fi
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
   echo "setup.sh: .venv is up to date"
   exit 0
