@@ -188,3 +188,24 @@ def test_agent_loop_trajectories_carry_the_learners_logprobs():
         ref = learner_logprobs(cfg, params, tokens)
         sampled = np.flatnonzero(traj.loss_mask)
         np.testing.assert_allclose(traj.sampler_logprobs[sampled], ref[sampled - 1], atol=1e-4)
+
+
+def test_next_turn_reuses_the_slot_cache(model):
+    """A prompt extending a finished sequence prefills only its new tokens, and gives the same
+    result as a sampler that prefills it from scratch; a weight swap invalidates the reuse."""
+    cfg, params = model
+    greedy = SamplingParams(max_new_tokens=6, greedy=True)
+    with JaxSampler(cfg, params, max_batch=2, max_len=64) as s, \
+            JaxSampler(cfg, params, max_batch=2, max_len=64) as fresh:
+        first = s.generate([PROMPTS[2]], greedy)[0]
+        follow = PROMPTS[2] + list(first.token_ids) + [7, 8, 9]
+        s.stats.update(prefill_tokens=0, reused_tokens=0)
+        again = s.generate([follow], greedy)[0]
+        assert s.stats == {"prefill_tokens": 3, "reused_tokens": len(follow) - 4}
+        ref = fresh.generate([follow], greedy)[0]
+        assert again.token_ids == ref.token_ids
+        np.testing.assert_allclose(again.logprobs, ref.logprobs, atol=1e-5)
+        s.update_weights(jax.tree.map(lambda x: x * 1.0, params), version=1)
+        s.stats.update(prefill_tokens=0, reused_tokens=0)
+        s.generate([follow + list(again.token_ids)], greedy)
+        assert s.stats["reused_tokens"] == 0

@@ -80,8 +80,10 @@ class JaxSampler:
         self._closed = False
         self._decode = jax.jit(functools.partial(_decode_chunk, cfg, decode_chunk),
                                donate_argnums=(1,))
-        self._prefill = jax.jit(functools.partial(_prefill, cfg, self._batch_axes, max_len, cache_dtype),
-                                donate_argnums=(1,))
+        self._prefill = jax.jit(functools.partial(_prefill, cfg, self._batch_axes), donate_argnums=(1,))
+        self._cached: list[list[int]] = [[] for _ in range(max_batch)]
+        self._cached_version: list[int] = [0] * max_batch
+        self.stats = {"prefill_tokens": 0, "reused_tokens": 0}
 
     # ------------------------------------------------------------------ engine protocol
     def generate(self, prompt_token_ids_batch: Sequence[Sequence[int]],
@@ -187,29 +189,45 @@ class JaxSampler:
                         request.future.set_exception(e)
                     slots[i] = None
                 state["active"][:] = False
+                self._cached = [[] for _ in range(B)]
                 cache = kv_cache.init_cache(self.cfg, B, self.max_len, self.cache_dtype)
 
     def _admit(self, cache, slots, state, waiting):
+        """Puts waiting requests into free slots and prefills what their slot's cache lacks.
+
+        A free slot keeps the K/V of the last sequence it ran (`self._cached[slot]` are those
+        tokens). A new prompt goes to the free slot sharing its longest prefix, so the next turn
+        of an episode prefills only its new tokens (observation + generation prompt). Slots past
+        the shared prefix hold stale entries, but a query at position p only sees slots <= p and
+        every one of those is rewritten for the new sequence before it is read."""
         free = [i for i, s in enumerate(slots) if s is None]
         admitted = []
         while free and waiting:
             request = waiting.popleft()
-            if request.future.set_running_or_notify_cancel():
-                admitted.append((free.pop(0), request))
+            if not request.future.set_running_or_notify_cancel():
+                continue
+            shared = [_common_prefix(self._cached[i], request.prompt[:-1])
+                      if self._cached_version[i] == self.version else 0 for i in free]
+            best = int(np.argmax(shared))
+            admitted.append((free.pop(best), request, shared[best]))
         if not admitted:
             return cache
         # the last prompt token is fed by the first decode step, which samples after it
-        longest = max(len(r.prompt) - 1 for _, r in admitted)
+        longest = max(len(r.prompt) - 1 - start for _, r, start in admitted)
         length = _bucket(max(longest, 1), 16, self.max_len)
         rows = _bucket(len(admitted), 1, self.max_batch)
         tokens = np.zeros((rows, length), np.int32)
         segments = np.zeros((rows, length), np.int32)
+        starts = np.zeros(rows, np.int32)
         slot_index = np.full(rows, self.max_batch, np.int32)  # out of range: dropped
-        for row, (slot, request) in enumerate(admitted):
+        for row, (slot, request, start) in enumerate(admitted):
             n = len(request.prompt) - 1
-            tokens[row, :n] = request.prompt[:n]
-            segments[row, :n] = 1
+            tokens[row, :n - start] = request.prompt[start:n]
+            segments[row, :n - start] = 1
+            starts[row] = start
             slot_index[row] = slot
+            self.stats["prefill_tokens"] += n - start
+            self.stats["reused_tokens"] += start
             s = request.sampling
             seed = s.seed if s.seed is not None else self._take_seed()
             state["last_token"][slot] = request.prompt[-1]
@@ -225,11 +243,14 @@ class JaxSampler:
             state["stop"][slot, :len(s.stop_token_ids)] = s.stop_token_ids
             state["active"][slot] = True
             slots[slot] = request
+            self._cached[slot] = []  # until the sequence finishes, the slot is not reusable
+            self._cached_version[slot] = self.version
         if longest == 0:
             return cache
         with self._params_lock:
             params = self.params
-        return self._prefill(params, cache, jnp.asarray(tokens), jnp.asarray(segments), jnp.asarray(slot_index))
+        return self._prefill(params, cache, jnp.asarray(tokens), jnp.asarray(segments), jnp.asarray(starts),
+                             jnp.asarray(slot_index))
 
     def _take_seed(self) -> int:
         self._next_seed += 1
@@ -256,9 +277,21 @@ class JaxSampler:
             if stopped or state["generated"][slot] >= state["max_new"][slot]:
                 state["active"][slot] = False
                 slots[slot] = None
+                # K/V written for this slot: every token but the last sampled one
+                # (only if all of it came from the current params: a weight swap invalidates it)
+                if self._cached_version[slot] == self.version:
+                    self._cached[slot] = (request.prompt + request.tokens)[: int(state["pos"][slot])]
                 reason = "stop" if stopped else "length"
                 request.future.set_result(GenerateResult(request.tokens, request.logprobs, reason))
         return cache
+
+
+def _common_prefix(a: list[int], b: list[int]) -> int:
+    n = min(len(a), len(b))
+    i = 0
+    while i < n and a[i] == b[i]:
+        i += 1
+    return i
 
 
 def _scatter_rows(big, small, slot_index, axis):
@@ -266,12 +299,13 @@ def _scatter_rows(big, small, slot_index, axis):
     return big.at[index].set(small, mode="drop")
 
 
-def _prefill(cfg, batch_axes, max_len, cache_dtype, params, cache, tokens_NxL, segments_NxL, slot_index_N):
-    """Writes the admitted prompts (all but their last token) into their slots' cache rows."""
+def _prefill(cfg, batch_axes, params, cache, tokens_NxL, segments_NxL, start_N, slot_index_N):
+    """Writes the admitted prompts' uncached tokens (from position start_N on, all but the last
+    prompt token) into their slots' cache rows."""
     n, length = tokens_NxL.shape
-    fresh = kv_cache.init_cache(cfg, n, max_len, cache_dtype)
-    positions_NxL = jnp.broadcast_to(jnp.arange(length, dtype=jnp.int32), (n, length))
-    _, filled = qwen.forward(params, cfg, tokens_NxL, positions_NxL, segment_ids_BxL=segments_NxL, cache=fresh)
+    rows = jax.tree.map(lambda big, axis: jnp.take(big, slot_index_N, axis=axis, mode="clip"), cache, batch_axes)
+    positions_NxL = start_N[:, None] + jnp.arange(length, dtype=jnp.int32)[None, :]
+    _, filled = qwen.forward(params, cfg, tokens_NxL, positions_NxL, segment_ids_BxL=segments_NxL, cache=rows)
     return jax.tree.map(lambda big, small, axis: _scatter_rows(big, small, slot_index_N, axis),
                         cache, filled, batch_axes)
 
