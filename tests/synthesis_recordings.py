@@ -38,8 +38,9 @@ def task_description(source: str) -> str:
     return match.group(1)
 
 
-def env_reply(source: str, example_input: dict) -> str:
-    return (f"Here is the environment.\n<task_description>\n{task_description(source)}\n</task_description>\n"
+def env_reply(source: str, example_input: dict, description: str | None = None) -> str:
+    description = description or task_description(source)
+    return (f"Here is the environment.\n<task_description>\n{description}\n</task_description>\n"
             f"<env_code>\n```python\n{source}\n```\n</env_code>\n<example_input>\n{json.dumps(example_input)}\n"
             f"</example_input>\n")
 
@@ -70,8 +71,9 @@ def recording(problem_id: str, stage: str, content: str, candidate: int | None =
     return {"contains": contains, "content": content}
 
 
-def good_env_recordings(problem_id: str, source: str, tests: list, candidates: list[str]) -> list[dict]:
-    found = [recording(problem_id, "environment", env_reply(source, tests[-1][1])),
+def good_env_recordings(problem_id: str, source: str, tests: list, candidates: list[str],
+                        description: str | None = None) -> list[dict]:
+    found = [recording(problem_id, "environment", env_reply(source, tests[-1][1], description)),
              recording(problem_id, "unit tests", tests_reply(tests))]
     found += [recording(problem_id, "oracle", solve_reply(c), k) for k, c in enumerate(candidates)]
     return found

@@ -136,3 +136,47 @@ def test_rerun_and_cache_send_no_request(run):
         assert {s: c["rejected"] for s, c in again["stages"].items()} == \
             {s: c["rejected"] for s, c in run["report"]["stages"].items()}
         assert again["export"] == run["report"]["export"]
+
+
+# ---------------------------------------------------------------- upstream-style env code
+UPSTREAM_ENV = os.path.join(os.path.dirname(__file__), "data", "upstream_validate", "Own_00001_E__StockProfitEnv.py")
+UPSTREAM_MUTATIONS = {
+    "upstream": (None, None),
+    # wrong get_ref_answer: off by one -> every unit test disagrees with the reference solution
+    "upstream_wrong_ref": ("        return best\n\n    def step", "        return best + 1\n\n    def step"),
+    # broken tool: LowerMinimum keeps the larger price -> the oracle cannot reach reward 1
+    "upstream_broken_tool": ("return str(min(minimum, price))", "return str(max(minimum, price))"),
+}
+
+
+def stock_tests() -> list[tuple[str, dict]]:
+    import random
+    rng = random.Random(7)
+    lengths = {"easy": (4, 8), "medium": (10, 20), "hard": (25, 45)}
+    return [(d, {"prices": [rng.randint(1, 99) for _ in range(rng.randint(*lengths[d]))]})
+            for d in ("easy", "medium", "hard") for _ in range(10)]
+
+
+def test_upstream_style_env_passes_and_its_mutations_fail_at_the_right_stage(tmp_path):
+    with open(UPSTREAM_ENV, encoding="utf-8") as f:
+        source = f.read()
+    problem = next(p for p in read_jsonl(PROBLEMS_FILE) if p["id"] == "stock_max_profit")
+    found, problems = [], []
+    for problem_id, (old, new) in UPSTREAM_MUTATIONS.items():
+        assert old is None or old in source
+        variant = source if old is None else source.replace(old, new, 1)
+        found += rec.good_env_recordings(problem_id, variant, stock_tests(), [rec.solve_method(variant)],
+                                         description=problem["statement"])
+        problems.append(dict(problem, id=problem_id))
+    with ReplayServer(found) as server:
+        config = dataclasses.replace(CONFIG, base_url=server.base_url, oracle_candidates=1)
+        report = asyncio.run(run_pipeline(problems, str(tmp_path), config))
+    assert _stage_of_rejection(report, "upstream") == (None, None)
+    assert _stage_of_rejection(report, "upstream_wrong_ref") == ("unit_tests", "unit_tests_failed")
+    assert _stage_of_rejection(report, "upstream_broken_tool") == ("oracles", "no_oracle")
+    tasks = read_tasks(os.path.join(tmp_path, "tasks.jsonl"))
+    assert tasks and all(t.env_name == "StockProfitEnv" and 10 <= t.oracle_steps <= 256 for t in tasks)
+    # The oracle length of a prices list of d days is 1 + 1 + 4 (d - 1) + 1 calls.
+    for task in tasks:
+        days = len(json.loads(task.env_str.split("@", 1)[1])["prices"])
+        assert task.oracle_steps == 4 * days - 1
