@@ -2,7 +2,8 @@
 
 A recording is {"contains": [substrings...], "content": reply text, "fail_first": n (optional)}:
 a request is answered by the first recording whose substrings all occur in its messages; its first
-`fail_first` requests get HTTP 503 (to exercise client retries). No match: HTTP 404."""
+`fail_first` requests get HTTP 503 (to exercise client retries); "delay_s" holds each reply back.
+No match: HTTP 404. `peak_in_flight` is the most requests the server ever held at once."""
 
 import json
 import threading
@@ -16,6 +17,8 @@ class ReplayServer:
         self.requests: list[dict] = []
         self._failures_left = [r.get("fail_first", 0) for r in recordings]
         self._lock = threading.Lock()
+        self.in_flight = 0
+        self.peak_in_flight = 0
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -39,7 +42,14 @@ class ReplayServer:
                     messages = body["messages"]
                 except (ValueError, KeyError, TypeError) as exc:
                     return self._send(400, {"error": {"message": f"bad request: {exc}"}})
-                code, payload = server.answer(body, "\n".join(str(m.get("content", "")) for m in messages))
+                with server._lock:
+                    server.in_flight += 1
+                    server.peak_in_flight = max(server.peak_in_flight, server.in_flight)
+                try:
+                    code, payload = server.answer(body, "\n".join(str(m.get("content", "")) for m in messages))
+                finally:
+                    with server._lock:
+                        server.in_flight -= 1
                 self._send(code, payload)
 
         self._http = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
@@ -57,6 +67,7 @@ class ReplayServer:
                     break
             else:
                 return 404, {"error": {"message": "replay: no recorded completion matches"}}
+        time.sleep(recording.get("delay_s", 0.0))
         content = recording["content"]
         return 200, {"id": f"chatcmpl-replay-{len(self.requests)}", "object": "chat.completion",
                      "created": int(time.time()), "model": body.get("model", "replay"),

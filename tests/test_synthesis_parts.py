@@ -47,7 +47,7 @@ def test_client_gives_up_and_does_not_retry_client_errors(tmp_path):
 
 
 def test_client_runs_requests_concurrently(tmp_path):
-    recordings = [{"contains": [f"Problem ID: q{i}\n"], "content": f"reply {i}"} for i in range(20)]
+    recordings = [{"contains": [f"Problem ID: q{i}\n"], "content": f"reply {i}", "delay_s": 0.2} for i in range(20)]
     with ReplayServer(recordings) as server:
         client = ChatClient(server.base_url, "m", max_in_flight=4)
 
@@ -56,6 +56,7 @@ def test_client_runs_requests_concurrently(tmp_path):
                                           for i in range(20)))
 
         assert asyncio.run(all_of_them()) == [f"reply {i}" for i in range(20)]
+        assert server.peak_in_flight == 4  # many at once, never more than the limit
 
 
 def test_client_unreachable_endpoint_is_an_llm_error():

@@ -1,11 +1,13 @@
 """OpenAI-compatible chat client: many requests in flight, retries with backoff, on-disk cache."""
 
 import asyncio
+import concurrent.futures
 import hashlib
 import json
 import os
 import urllib.error
 import urllib.request
+import weakref
 
 
 class LLMError(RuntimeError):
@@ -24,7 +26,10 @@ class ChatClient:
         self.model, self.api_key, self.cache_dir = model, api_key, cache_dir
         self.max_retries, self.backoff_s, self.timeout_s = max_retries, backoff_s, timeout_s
         self.temperature, self.max_tokens = temperature, max_tokens
-        self._limit = asyncio.Semaphore(max_in_flight)
+        # Own threads for the blocking HTTP calls: the default executor has only cpu_count + 4.
+        self._threads = concurrent.futures.ThreadPoolExecutor(max_in_flight, thread_name_prefix="chat")
+        self.max_in_flight = max_in_flight
+        self._limits = weakref.WeakKeyDictionary()  # loop -> Semaphore (asyncio.run makes new loops)
         self.requests_sent = 0
         self.cache_hits = 0
         if cache_dir:
@@ -60,12 +65,14 @@ class ChatClient:
             self.cache_hits += 1
             with open(path, encoding="utf-8") as f:
                 return json.load(f)["content"]
-        async with self._limit:
+        loop = asyncio.get_running_loop()
+        limit = self._limits.setdefault(loop, asyncio.Semaphore(self.max_in_flight))
+        async with limit:
             last_error = None
             for attempt in range(self.max_retries + 1):
                 try:
                     self.requests_sent += 1
-                    content = await asyncio.to_thread(self._post, body)
+                    content = await loop.run_in_executor(self._threads, self._post, body)
                     break
                 except urllib.error.HTTPError as exc:
                     last_error = f"HTTP {exc.code} from {self.url}"
