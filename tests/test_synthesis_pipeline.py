@@ -103,6 +103,9 @@ def test_report_counts_every_rejection_with_its_reason(run):
     assert stages["env_generation"]["in"] == len(EXPECTED)
     assert stages["checks"]["in"] == stages["env_generation"]["passed"]
     assert stages["filters"]["passed"] == 1
+    assert stages["filters"]["dropped_tasks"] == {"oracle_too_short": 1}
+    # wrong_ref_answer: 30 disagreements; bad_unit_tests never reaches validation.
+    assert stages["unit_tests"]["test_failures"] == {"disagrees_with_reference": 30}
 
 
 def test_good_env_exports_verified_tasks(run):

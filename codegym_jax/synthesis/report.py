@@ -24,6 +24,14 @@ def build_report(out_dir: str, ids: list[str]) -> dict:
         report["stages"][stage] = {"in": len(records), "passed": sum(r["ok"] for r in records),
                                    "rejected": dict(sorted(rejected.items())),
                                    "rejections": {r["id"]: r["reason"] for r in records if not r["ok"]}}
+        # Item-level counts inside an env: failed unit tests, tasks dropped by the filters.
+        for field in ("test_failures", "dropped_tasks"):
+            totals: dict[str, int] = {}
+            for record in records:
+                for kind, count in record.get(field, {}).items():
+                    totals[kind] = totals.get(kind, 0) + count
+            if any(field in record for record in records):
+                report["stages"][stage][field] = dict(sorted(totals.items()))
     tasks_path = os.path.join(out_dir, "tasks.jsonl")
     tasks = read_jsonl(tasks_path)
     steps = [t["oracle_steps"] for t in tasks]
@@ -37,6 +45,10 @@ def format_report(report: dict) -> str:
     for stage, counts in report["stages"].items():
         reasons = ", ".join(f"{k}={v}" for k, v in counts["rejected"].items()) or "-"
         lines.append(f"{stage:<16}{counts['in']:>5}{counts['passed']:>8}  {reasons}")
+        for field in ("test_failures", "dropped_tasks"):
+            if counts.get(field):
+                items = ", ".join(f"{k}={v}" for k, v in counts[field].items())
+                lines.append(f"{'':<29}{field.replace('_', ' ')}: {items}")
     export = report["export"]
     lines.append(f"exported: {export['envs']} envs, {export['tasks']} tasks, "
                  f"mean oracle steps {export['mean_oracle_steps']}")
