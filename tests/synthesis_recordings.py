@@ -94,6 +94,13 @@ def count_primes_variant(kind: str) -> str:
 ''', ""),
         "hanging_tool": ('        return json.dumps({"n": self.n})', '        while True:\n            pass'),
         "wrong_ref_answer": ("        return count\n", "        return count + 1\n"),
+        # get_ref_answer over the unit-test limits: hangs (n = 121), exceeds 100 MiB (n > 60000),
+        # answers with more than 100 characters (2000 < n < 2600)
+        "resource_hog": ("        if self.n < 3:\n            return 0\n",
+                         "        if self.n == 121:\n            while True:\n                pass\n"
+                         "        if self.n > 60000:\n            return len(bytearray(400 << 20))\n"
+                         "        if 2000 < self.n < 2600:\n            return \"7\" * 200\n"
+                         "        if self.n < 3:\n            return 0\n"),
         "broken_tool": ("for x in range(p * p, self.n, p):", "for x in range(p * p, self.n, p + 1):"),
         "two_classes": ("\n\n_ROOTS", "\n\nclass SecondEnv:\n    def __init__(self):\n        self.func_mapping = {}\n\n\n_ROOTS"),
         "third_party_import": ("import json\n", "import json\nimport numpy\n"),

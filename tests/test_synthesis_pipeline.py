@@ -30,6 +30,7 @@ EXPECTED = {
     "no_recording": ("env_generation", "llm_error"),
     "bad_unit_tests": ("unit_tests", "unit_tests_format"),
     "wrong_ref_answer": ("unit_tests", "unit_tests_failed"),
+    "resource_hog": ("unit_tests", "unit_tests_failed"),
     "bad_oracle": ("oracles", "no_oracle"),
     "broken_tool": ("oracles", "no_oracle"),
 }
@@ -46,7 +47,7 @@ def recordings() -> list[dict]:
     found = rec.good_env_recordings("good", rec.count_primes_variant("good"), tests, [faulty, good])
     found[0]["fail_first"] = 1  # the client retries a 503
     for kind in ("syntax_error", "missing_docstring", "two_classes", "third_party_import", "hanging_tool",
-                 "wrong_ref_answer", "broken_tool"):
+                 "wrong_ref_answer", "broken_tool", "resource_hog"):
         found += rec.good_env_recordings(kind, rec.count_primes_variant(kind), tests, [good, good])
     found += rec.good_env_recordings("bad_oracle", rec.count_primes_variant("good"), tests, [faulty, faulty])
     wrong_format = "\n".join(f"({d!r}, {i['n']})" for d, i in tests)  # tuples, not JSON objects
@@ -104,8 +105,10 @@ def test_report_counts_every_rejection_with_its_reason(run):
     assert stages["checks"]["in"] == stages["env_generation"]["passed"]
     assert stages["filters"]["passed"] == 1
     assert stages["filters"]["dropped_tasks"] == {"oracle_too_short": 1}
-    # wrong_ref_answer: 30 disagreements; bad_unit_tests never reaches validation.
-    assert stages["unit_tests"]["test_failures"] == {"disagrees_with_reference": 30}
+    # wrong_ref_answer: 30 disagreements; resource_hog: 1 timeout, 5 over memory, 3 long answers
+    # (21/30 < 80 %); bad_unit_tests never reaches validation.
+    assert stages["unit_tests"]["test_failures"] == {
+        "answer_too_long": 3, "disagrees_with_reference": 30, "ref_answer_memory": 5, "ref_answer_timeout": 1}
 
 
 def test_good_env_exports_verified_tasks(run):
@@ -116,6 +119,7 @@ def test_good_env_exports_verified_tasks(run):
     unit = {r["id"]: r for r in read_jsonl(os.path.join(out, "unit_tests.jsonl"))}
     assert len(unit["good"]["kept_tests"]) == 30
     assert unit["wrong_ref_answer"]["test_failures"] == {"disagrees_with_reference": 30}
+    assert len(unit["resource_hog"]["kept_tests"]) == 21
     tasks = read_tasks(os.path.join(out, "tasks.jsonl"))
     # n = 20 needs fewer than 10 oracle calls: filtered out; the other 29 remain.
     assert len(tasks) == 29 and run["report"]["export"]["tasks"] == 29
