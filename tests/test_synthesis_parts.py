@@ -10,6 +10,7 @@ import sys
 
 import pytest
 
+from codegym_jax.envs.tasks import TaskInstance
 from codegym_jax.synthesis import __main__ as cli
 from codegym_jax.synthesis.config import SynthesisConfig
 from codegym_jax.synthesis.llm_client import ChatClient, LLMError
@@ -97,10 +98,11 @@ def test_filters_oracle_length_tools_and_policy_pass_rate():
     seen = []
 
     def pass_at_k(task):  # a policy that always solves the short ones
-        seen.append(task["env_str"])
-        return 1.0 if task["oracle_steps"] < 30 else 0.25
+        assert isinstance(task, TaskInstance) and task.env_file == "envs/x_env.py"
+        seen.append(task.env_str)
+        return 1.0 if task.oracle_steps < 30 else 0.25
 
-    policy = filter_env(config, _oracle_record([12, 40, 50]), pass_at_k)
+    policy = filter_env(config, _oracle_record([12, 40, 50]), pass_at_k, "envs/x_env.py")
     assert [t["oracle_steps"] for t in policy["tasks"]] == [40, 50] and len(seen) == 3
     assert policy["dropped_tasks"] == {"too_easy_for_policy": 1}
     none_left = filter_env(config, _oracle_record([3]))

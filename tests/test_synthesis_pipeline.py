@@ -177,12 +177,21 @@ def test_upstream_style_env_passes_and_its_mutations_fail_at_the_right_stage(tmp
         problems.append(dict(problem, id=problem_id))
     with ReplayServer(found) as server:
         config = dataclasses.replace(CONFIG, base_url=server.base_url, oracle_candidates=1)
-        report = asyncio.run(run_pipeline(problems, str(tmp_path), config))
+        asked = []
+
+        def pass_at_k(task):  # stands in for a policy's rollouts: it solves every easy task
+            assert os.path.exists(task.env_file)
+            asked.append(task.difficulty)
+            return 1.0 if task.difficulty == "easy" else 0.5
+
+        report = asyncio.run(run_pipeline(problems, str(tmp_path), config, pass_at_k=pass_at_k))
+    assert sorted(asked) == ["easy"] * 10 + ["hard"] * 10 + ["medium"] * 10
+    assert report["stages"]["filters"]["dropped_tasks"] == {"too_easy_for_policy": 10}
     assert _stage_of_rejection(report, "upstream") == (None, None)
     assert _stage_of_rejection(report, "upstream_wrong_ref") == ("unit_tests", "unit_tests_failed")
     assert _stage_of_rejection(report, "upstream_broken_tool") == ("oracles", "no_oracle")
     tasks = read_tasks(os.path.join(tmp_path, "tasks.jsonl"))
-    assert tasks and all(t.env_name == "StockProfitEnv" and 10 <= t.oracle_steps <= 256 for t in tasks)
+    assert len(tasks) == 20 and all(t.env_name == "StockProfitEnv" and 10 <= t.oracle_steps <= 256 for t in tasks)
     # The oracle length of a prices list of d days is 1 + 1 + 4 (d - 1) + 1 calls.
     for task in tasks:
         days = len(json.loads(task.env_str.split("@", 1)[1])["prices"])

@@ -131,14 +131,20 @@ async def make_oracle(client, pool, config: SynthesisConfig, item: dict) -> dict
     return dict(_reject(item["id"], f"no_oracle: {len(attempts)} candidates failed"), oracle_attempts=attempts)
 
 
-def filter_env(config: SynthesisConfig, item: dict, pass_at_k=None) -> dict:
+def filter_env(config: SynthesisConfig, item: dict, pass_at_k=None, env_file: str = "") -> dict:
+    """Keep the env's tasks within the oracle-length band; with `pass_at_k(TaskInstance) -> float`
+    (e.g. a policy's rollouts; the instance's env_file must exist then) drop the ones it solves
+    at max_policy_pass_rate or more."""
     if len(item["tools"]) < config.min_tools:
         return _reject(item["id"], f"too_few_tools: {len(item['tools'])} < {config.min_tools}")
     tasks, dropped = [], {}
     for test, steps in zip(item["kept_tests"], item["oracle_steps"]):
         if not config.min_oracle_steps <= steps <= config.max_oracle_steps:
             why = "oracle_too_short" if steps < config.min_oracle_steps else "oracle_too_long"
-        elif pass_at_k is not None and pass_at_k(dict(test, oracle_steps=steps)) >= config.max_policy_pass_rate:
+        elif pass_at_k is not None and pass_at_k(TaskInstance(
+                env_name=item["class_name"], env_str=test["env_str"], env_file=env_file, code_id=item["id"],
+                difficulty=test["difficulty"], oracle_steps=steps,
+                task_description=item["task_description"])) >= config.max_policy_pass_rate:
             why = "too_easy_for_policy"
         else:
             tasks.append(dict(test, oracle_steps=steps))
@@ -155,14 +161,19 @@ def snake_case(name: str) -> str:
     return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
 
 
-def export(out_dir: str, records: list[dict]) -> list[TaskInstance]:
+def write_env_file(out_dir: str, class_name: str, source: str) -> str:
     env_dir = os.path.join(out_dir, "envs")
     os.makedirs(env_dir, exist_ok=True)
+    env_file = os.path.join(env_dir, f"{snake_case(class_name)}.py")
+    with open(env_file, "w", encoding="utf-8") as f:
+        f.write(source)
+    return env_file
+
+
+def export(out_dir: str, records: list[dict]) -> list[TaskInstance]:
     tasks = []
     for record in records:
-        env_file = os.path.join(env_dir, f"{snake_case(record['class_name'])}.py")
-        with open(env_file, "w", encoding="utf-8") as f:
-            f.write(record["source"])
+        env_file = write_env_file(out_dir, record["class_name"], record["source"])
         tasks += [TaskInstance(env_name=record["class_name"], env_str=t["env_str"], env_file=env_file,
                                code_id=record["id"], difficulty=t["difficulty"], oracle_steps=t["oracle_steps"],
                                task_description=record["task_description"]) for t in record["tasks"]]
@@ -199,7 +210,8 @@ async def run_pipeline(problems: list[dict], out_dir: str, config: SynthesisConf
         solved = ok(await _run_stage(out_dir, "oracles", tested, lambda item: make_oracle(client, pool, config, item)))
 
     async def filtered(item):
-        return filter_env(config, item, pass_at_k)
+        env_file = write_env_file(out_dir, item["class_name"], item["source"]) if pass_at_k else ""
+        return await asyncio.to_thread(filter_env, config, item, pass_at_k, env_file)
 
     kept = ok(await _run_stage(out_dir, "filters", solved, filtered))
     export(out_dir, kept)
