@@ -48,11 +48,13 @@ class ScriptedEngine:
         self.scripts = scripts  # K -> list of token-id lists
         self.delay_s = delay_s
         self.prompts = []
+        self.seeds = []
 
     def generate(self, prompt_token_ids_batch, sampling):
         results = []
         for prompt in prompt_token_ids_batch:
             self.prompts.append(list(prompt))
+            self.seeds.append(sampling.seed)
             text = decode(tokenizer(), prompt)
             key = int(re.search(r"\[episode (\d+)\]", text).group(1))
             turn = text.count("<|im_start|>assistant") - 1
@@ -211,3 +213,5 @@ def test_groups_run_concurrently_and_keep_order(pool):
     # concurrency: the whole batch takes far less than the sum of its episodes
     assert metrics["rollout/wall_s"] < 0.7 * sum(t.wall_s for t in trajectories)
     assert 0.0 <= metrics["rollout/outside_generation_frac"] <= 1.0
+    # seeded: every turn of every episode draws from its own stream
+    assert None not in engine.seeds and len(set(engine.seeds)) == len(engine.seeds)

@@ -82,12 +82,15 @@ async def _play(engine, sandbox, ep: _Episode, task: EpisodeTask, cfg: EpisodeCo
         return "env_error"
     try:
         parse_errors = 0
-        for _ in range(cfg.max_tool_calls):
+        for turn in range(cfg.max_tool_calls):
             room = cfg.max_total_tokens - len(buf)
             if room < 1:
                 return "context"
             max_new = min(cfg.max_new_tokens_per_turn, room)
-            turn_sampling = dataclasses.replace(sampling, max_new_tokens=max_new, stop_token_ids=stops)
+            # a seeded episode gets a different (still deterministic) seed per turn, so turns do
+            # not reuse one random stream
+            seed = None if sampling.seed is None else (sampling.seed * 1_000_003 + turn) % (1 << 31)
+            turn_sampling = dataclasses.replace(sampling, max_new_tokens=max_new, stop_token_ids=stops, seed=seed)
             t0 = time.perf_counter()
             result = await generate_one(engine, buf.tokens, turn_sampling)
             ep.generate_s += time.perf_counter() - t0
