@@ -31,6 +31,8 @@ def _literal_strings(node: ast.expr, root: pathlib.Path, where: str) -> list[str
         patterns = _literal_strings(node.args[0], root, where)
         out = []
         for pattern in patterns:
+            if pattern.endswith("**"):
+                pattern += "/*"  # Bazel's trailing ** names every file below; pathlib's names dirs
             matches = sorted(
                 str(p.relative_to(root)) for p in root.glob(pattern) if p.is_file() and "__pycache__" not in p.parts
             )
