@@ -76,6 +76,10 @@ def test_repeated_steps_reduce_the_loss(objective, loss_cfg):
     assert hist[-1]["loss"] < hist[0]["loss"]
     for key in ("loss", "grad_norm", "entropy"):
         assert np.isfinite(hist[-1][key])
+    if objective == "rl":
+        last = hist[-1]
+        assert last["ratio_min"] <= last["ratio"] <= last["ratio_max"]
+        assert 0 <= last["clip_fraction"] <= 1 and last["approx_kl"] >= 0
 
 
 def test_logprob_fn_matches_train_step_view():

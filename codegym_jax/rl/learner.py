@@ -150,6 +150,9 @@ def make_train_step(model_cfg: ModelConfig, optimizer: optax.GradientTransformat
         loss, sums = losses.policy_loss(logp, old, adv, mask, loss_cfg, denominator,
                                         sampler_logp_BxT=sampler, ref_logp_BxT=ref, entropy_BxT=entropy)
         sums["sampler_logprob_gap"] = jnp.sum(jnp.abs(jax.lax.stop_gradient(logp) - sampler) * mask)
+        ratio = jax.lax.stop_gradient(losses.importance_ratio(logp, old, mask, loss_cfg))
+        sums["ratio_max"] = jnp.max(jnp.where(mask > 0, ratio, -jnp.inf))
+        sums["ratio_min"] = jnp.min(jnp.where(mask > 0, ratio, jnp.inf))
         return loss, sums
 
     def train_step(state: TrainState, batch: Batch) -> tuple[TrainState, dict[str, jax.Array]]:
@@ -159,21 +162,32 @@ def make_train_step(model_cfg: ModelConfig, optimizer: optax.GradientTransformat
                        else losses.loss_denominator(full_mask, loss_cfg))
         grad_fn = jax.value_and_grad(micro_loss, has_aux=True)
 
+        def combine(key, a, b):
+            # Sums add up over micro-batches; extremes combine by max / min.
+            if key.endswith("_max"):
+                return jnp.maximum(a, b)
+            if key.endswith("_min"):
+                return jnp.minimum(a, b)
+            return a + b
+
         def accumulate(carry, micro):
             grads, loss, sums = carry
             (l, s), g = grad_fn(state.params, micro, denominator)
-            return (jax.tree.map(jnp.add, grads, g), loss + l, jax.tree.map(jnp.add, sums, s)), None
+            sums = {k: combine(k, sums[k], s[k]) for k in sums}
+            return (jax.tree.map(jnp.add, grads, g), loss + l, sums), None
 
         micros = _split_micro(batch, num_micro_batches)
         first = jax.tree.map(lambda x: x[0], micros)
-        zero_sums = jax.tree.map(jnp.zeros_like, jax.eval_shape(lambda: micro_loss(state.params, first, denominator)[1]))
+        shapes = jax.eval_shape(lambda: micro_loss(state.params, first, denominator)[1])
+        start = {"_max": -jnp.inf, "_min": jnp.inf}
+        zero_sums = {k: jnp.full(v.shape, start.get(k[-4:], 0.0), v.dtype) for k, v in shapes.items()}
         zero_grads = jax.tree.map(jnp.zeros_like, state.params)
         (grads, loss, sums), _ = jax.lax.scan(accumulate, (zero_grads, jnp.zeros(()), zero_sums), micros)
         updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
         params = optax.apply_updates(state.params, updates)
         tokens = jnp.maximum(sums.pop("tokens"), 1.0)
         metrics = {"loss": loss, "grad_norm": optax.tree.norm(grads), "tokens": tokens}
-        metrics.update({k: v / tokens for k, v in sums.items()})
+        metrics.update({k: v if k.endswith(("_max", "_min")) else v / tokens for k, v in sums.items()})
         return TrainState(state.step + 1, params, opt_state, state.rng), metrics
 
     return train_step
