@@ -17,6 +17,10 @@ ENV_FILES = library_env_files()
 INSTANCES = 20
 
 
+def test_library_has_at_least_forty_environments():
+    assert len(ENV_FILES) >= 40, f"{len(ENV_FILES)} environments: {sorted(ENV_FILES)}"
+
+
 @pytest.fixture(scope="module")
 def pool():
     with SandboxPool(num_workers=2) as p:
