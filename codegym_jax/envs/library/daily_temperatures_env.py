@@ -4,9 +4,10 @@ import json
 import random
 
 TASK_DESCRIPTION = """You get the daily temperatures of a period as a list. For each day, report how many days later a
-strictly warmer day first comes, or 0 if no warmer day follows. Report the whole list of waits.
+strictly warmer day first comes, or 0 if no warmer day follows. Report the sum of these waits
+over all days.
 
-Example: [73, 74, 75, 71, 69, 72, 76, 73] -> answer [1, 1, 4, 2, 1, 1, 0, 0]."""
+Example: [73, 74, 75, 71, 69, 72, 76, 73] -> waits [1, 1, 4, 2, 1, 1, 0, 0] -> answer 10."""
 
 
 def _is_kind(value, kind):
@@ -34,7 +35,7 @@ class DailyTemperaturesEnv:
         "PeekIndex": {},
         "RecordWait": {"day": "int", "later_day": "int"},
         "ShowWaits": {},
-        "Done": {"answer": "list[int]"},
+        "Done": {"answer": "int"},
     }
 
     def __init__(self, env_str=None):
@@ -129,7 +130,7 @@ class DailyTemperaturesEnv:
                 j = pending.pop()
                 waits[j] = i - j
             pending.append(i)
-        return waits
+        return sum(waits)
 
     def Observe(self):
         r"""
@@ -250,16 +251,16 @@ class DailyTemperaturesEnv:
 
     def Done(self, answer):
         r"""
-        Submit the list of waits.
+        Submit the sum of the waits.
 
         Args:
-            answer (list[int]): The list of waits.
+            answer (int): The sum of the waits.
 
         Returns:
             str: The verdict with the reference answer and the reward.
 
         Example Output:
-            "Your answer: [1, 1, 0], Reference answer: [1, 1, 0], Result: Correct, reward=1"
+            "Your answer: 10, Reference answer: 10, Result: Correct, reward=1"
         """
         return self._grade(answer, self.get_ref_answer())
 
@@ -276,7 +277,7 @@ class DailyTemperaturesEnv:
                 call("RecordWait", day=int(call("PopIndex")), later_day=i)
                 top = call("PeekIndex")
             call("PushIndex", index=i)
-        return call("Done", answer=json.loads(call("ShowWaits")))
+        return call("Done", answer=sum(json.loads(call("ShowWaits"))))
 
 
 _SIZES = {"easy": (3, 7), "medium": (9, 20), "hard": (22, 40)}

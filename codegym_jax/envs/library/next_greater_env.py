@@ -4,9 +4,9 @@ import json
 import random
 
 TASK_DESCRIPTION = """For every number in a list, find the first number to its right that is strictly larger. Where no
-such number exists, use -1. Report the list of these values, one per position.
+such number exists, use -1. Report the sum of these values over all positions.
 
-Example: [4, 1, 2, 5, 3] -> answer [5, 2, 5, -1, -1]."""
+Example: [4, 1, 2, 5, 3] -> next greater values [5, 2, 5, -1, -1] -> answer 10."""
 
 
 def _is_kind(value, kind):
@@ -34,7 +34,7 @@ class NextGreaterEnv:
         "PeekIndex": {},
         "SetResult": {"index": "int", "value": "int"},
         "ShowResults": {},
-        "Done": {"answer": "list[int]"},
+        "Done": {"answer": "int"},
     }
 
     def __init__(self, env_str=None):
@@ -128,7 +128,7 @@ class NextGreaterEnv:
             while pending and self.nums[pending[-1]] < x:
                 out[pending.pop()] = x
             pending.append(i)
-        return out
+        return sum(out)
 
     def Observe(self):
         r"""
@@ -248,16 +248,16 @@ class NextGreaterEnv:
 
     def Done(self, answer):
         r"""
-        Submit the list of next greater numbers.
+        Submit the sum of the next greater values.
 
         Args:
-            answer (list[int]): The list of next greater numbers.
+            answer (int): The sum of the next greater values.
 
         Returns:
             str: The verdict with the reference answer and the reward.
 
         Example Output:
-            "Your answer: [5, -1], Reference answer: [5, -1], Result: Correct, reward=1"
+            "Your answer: 10, Reference answer: 10, Result: Correct, reward=1"
         """
         return self._grade(answer, self.get_ref_answer())
 
@@ -274,7 +274,7 @@ class NextGreaterEnv:
                 call("SetResult", index=int(call("PopIndex")), value=x)
                 top = call("PeekIndex")
             call("PushIndex", index=i)
-        return call("Done", answer=json.loads(call("ShowResults")))
+        return call("Done", answer=sum(json.loads(call("ShowResults"))))
 
 
 _SIZES = {"easy": (3, 7), "medium": (9, 20), "hard": (22, 40)}

@@ -4,9 +4,10 @@ import json
 import random
 
 TASK_DESCRIPTION = """A window of width k slides over a list of integers from left to right, one position at a time.
-Report the largest number inside the window at each of its positions, in order.
+Take the largest number inside the window at each of its positions and report the sum of these
+maxima.
 
-Example: nums [1, 3, -1, -3, 5, 3, 6, 7], k = 3 -> answer [3, 3, 5, 5, 6, 7]."""
+Example: nums [1, 3, -1, -3, 5, 3, 6, 7], k = 3 -> maxima [3, 3, 5, 5, 6, 7] -> answer 29."""
 
 
 def _is_kind(value, kind):
@@ -33,7 +34,7 @@ class SlidingWindowMaxEnv:
         "PopBack": {},
         "PopFront": {},
         "DequeEnds": {},
-        "Done": {"answer": "list[int]"},
+        "Done": {"answer": "int"},
     }
 
     def __init__(self, env_str=None):
@@ -120,7 +121,7 @@ class SlidingWindowMaxEnv:
         return "Environment has been reset."
 
     def get_ref_answer(self):
-        return [max(self.nums[i:i + self.k]) for i in range(len(self.nums) - self.k + 1)]
+        return sum(max(self.nums[i:i + self.k]) for i in range(len(self.nums) - self.k + 1))
 
     def Observe(self):
         r"""
@@ -223,16 +224,16 @@ class SlidingWindowMaxEnv:
 
     def Done(self, answer):
         r"""
-        Submit the window maxima in order.
+        Submit the sum of the window maxima.
 
         Args:
-            answer (list[int]): The window maxima in order.
+            answer (int): The sum of the window maxima.
 
         Returns:
             str: The verdict with the reference answer and the reward.
 
         Example Output:
-            "Your answer: [3, 3, 5, 5, 6, 7], Reference answer: [3, 3, 5, 5, 6, 7], Result: Correct, reward=1"
+            "Your answer: 29, Reference answer: 29, Result: Correct, reward=1"
         """
         return self._grade(answer, self.get_ref_answer())
 
@@ -254,7 +255,7 @@ class SlidingWindowMaxEnv:
             front = json.loads(call("PushBack", index=i))[0]
             if i >= k - 1:
                 maxima.append(values[front])
-        return call("Done", answer=maxima)
+        return call("Done", answer=sum(maxima))
 
 
 _SIZES = {"easy": (3, 6), "medium": (8, 18), "hard": (20, 40)}
