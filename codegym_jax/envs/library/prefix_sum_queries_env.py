@@ -273,7 +273,7 @@ class PrefixSumQueriesEnv:
         return call("Done", answer=sums)
 
 
-_SIZES = {"easy": ((3, 8), (1, 3)), "medium": ((10, 25), (4, 10)), "hard": ((45, 80), (8, 12))}
+_SIZES = {"easy": ((3, 8), (1, 3)), "medium": ((10, 25), (4, 10)), "hard": ((40, 70), (8, 12))}
 
 
 def generate(seed: int, difficulty: str) -> str:
