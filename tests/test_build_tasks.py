@@ -36,6 +36,8 @@ def test_splits_filters_and_heldout(pool, tmp_path):
     assert not {t.env_name for t in train} & set(bt.HELDOUT_ENVS)
     assert {t.env_name for t in seen} == {t.env_name for t in train}
     assert not {t.env_str for t in train} & {t.env_str for t in seen}
+    for split in (train, seen, val):
+        assert len({t.env_str for t in split}) == len(split), "an instance repeats within a split"
     for t in train + seen + val:
         assert 10 <= t.oracle_steps <= 256
         assert t.task_description and pathlib.Path(t.env_file).exists()

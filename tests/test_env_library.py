@@ -19,6 +19,9 @@ INSTANCES = 20
 
 def test_library_has_at_least_forty_environments():
     assert len(ENV_FILES) >= 40, f"{len(ENV_FILES)} environments: {sorted(ENV_FILES)}"
+    # BUILD ships the library as data with glob(["codegym_jax/envs/library/*_env.py"]).
+    misnamed = [p.name for p in ENV_FILES.values() if not p.name.endswith("_env.py")]
+    assert not misnamed, f"library files must be named <snake_case>_env.py: {misnamed}"
 
 
 @pytest.fixture(scope="module")
@@ -58,6 +61,10 @@ def test_oracle_solves_generated_instances_of_every_difficulty(pool, name):
             result = pool.run_oracle(source, env_str)
             if result.error or result.reward != 1:
                 failures.append((seed, result.error, result.observations[-1:] if result.observations else None))
+                continue
+            answer = json.dumps(result.actions[-1]["parameters"]["answer"])
+            if len(answer) > 100:
+                failures.append((seed, "answer longer than 100 characters", answer))
         assert not failures, f"{name} {difficulty}: {failures[:3]}"
 
 
@@ -93,20 +100,25 @@ def test_wrong_answer_scores_zero_and_malformed_calls_are_errors(pool, name):
     env_str = pool.call_function(source, "generate", 3, "easy")
     sid = pool.open_session(source, env_str)
     try:
+        # Text that is not a tool call is answered by the pool before it reaches the env.
+        for call in ("this is not json", json.dumps({"parameters": {}})):
+            result = pool.step(sid, call)
+            assert result.observation.startswith("Error:") and result.error == "invalid_action"
+        # Everything else reaches the env's step(), which must answer "Error: ..." itself: an
+        # exception escaping step() would come back with result.error set.
         calls = [
-            "this is not json",
             {"name": "NoSuchTool", "parameters": {}},
             {"name": "Done", "parameters": {}},
-            {"parameters": {}},
+            {"name": "Done", "parameters": {"answer": {"bogus": [1]}}},
         ]
-        with_params = [t for t in spec.tools if t.params and t.name != "Done"]
-        if with_params:
-            tool = with_params[0]
+        for tool in (t for t in spec.tools if t.params and t.name != "Done"):
             calls.append({"name": tool.name, "parameters": {}})  # missing parameters
             calls.append({"name": tool.name, "parameters": {p.name: {"bogus": [1]} for p in tool.params}})
+            calls.append({"name": tool.name, "parameters": {p.name: None for p in tool.params}})
         for call in calls:
-            result = pool.step(sid, call if isinstance(call, str) else json.dumps(call))
-            assert result.observation.startswith("Error"), f"{name}: {call!r} -> {result.observation[:120]!r}"
+            result = pool.step(sid, json.dumps(call))
+            assert result.observation.startswith("Error:"), f"{name}: {call!r} -> {result.observation[:120]!r}"
+            assert result.error is None, f"{name}: {call!r} raised: {result.observation[:200]!r}"
             assert not result.done and result.reward == 0
         ref = pool.get_ref_answer(source, env_str)
         result = pool.step(sid, {"name": "Done", "parameters": {"answer": _wrong(ref)}})

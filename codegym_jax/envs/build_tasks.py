@@ -47,8 +47,12 @@ class BuildOptions:
     max_tries_factor: int = 4
 
 
-def _instances(pool, name, path, source, description, difficulty, split, wanted, opts, log):
-    """Up to `wanted` filtered instances of one env and difficulty, seeds in increasing order."""
+def _instances(pool, name, path, source, description, difficulty, split, wanted, taken, opts, log):
+    """Up to `wanted` filtered instances of one env and difficulty, seeds in increasing order.
+
+    Env strings in `taken` (instances already in another split, or repeats of this one) are
+    skipped, and the ones kept are added to it: small instance spaces can repeat across seeds.
+    """
     first = SPLIT_SEED_BASE[split] + opts.seed * 10_000
     out = []
     for seed in range(first, first + wanted * opts.max_tries_factor):
@@ -59,12 +63,15 @@ def _instances(pool, name, path, source, description, difficulty, split, wanted,
         except SandboxError as exc:
             log(f"{name}: generate({seed}, {difficulty!r}) failed: {exc}")
             return out
+        if env_str in taken:
+            continue
         result = pool.run_oracle(source, env_str)
         if result.error or result.reward != 1:
             log(f"{name}: oracle failed on seed {seed} ({difficulty}): {result.error or result.reward}")
             continue
         if not opts.min_oracle_steps <= result.steps <= opts.max_oracle_steps:
             continue
+        taken.add(env_str)
         out.append(TaskInstance(
             env_name=name, env_str=env_str, env_file=str(path), code_id=f"builtin__{path.stem}",
             difficulty=difficulty, oracle_steps=result.steps, split=split,
@@ -81,21 +88,29 @@ def build_tasks(pool: SandboxPool, env_files: dict[str, pathlib.Path], opts: Bui
     unknown = sorted(set(opts.heldout) - set(env_files))
     if unknown:
         raise ValueError(f"held-out envs {unknown} are not among the env files {sorted(env_files)}")
+    # One job per (env, difficulty) fills its splits in order, so they can share `taken`.
     jobs = []
     for name, path in env_files.items():
         source = path.read_text(encoding="utf-8")
         description = extract_env_spec(source).task_description
         splits = (("val", opts.val_per_env),) if name in opts.heldout else (
             ("train", opts.train_per_env), ("val_seen", opts.val_per_env))
-        for split, wanted in splits:
-            for difficulty in opts.difficulties:
-                jobs.append((name, path, source, description, difficulty, split, wanted))
+        for difficulty in opts.difficulties:
+            jobs.append((name, path, source, description, difficulty, splits))
+
+    def run_job(job):
+        name, path, source, description, difficulty, splits = job
+        taken: set[str] = set()
+        return [(split, _instances(pool, name, path, source, description, difficulty, split, wanted,
+                                   taken, opts, log)) for split, wanted in splits]
+
     workers = max(1, len(pool.worker_info()))
     with concurrent.futures.ThreadPoolExecutor(workers) as ex:
-        results = list(ex.map(lambda job: _instances(pool, *job, opts, log), jobs))
+        results = list(ex.map(run_job, jobs))
     out: dict[str, list[TaskInstance]] = {"train": [], "val_seen": [], "val": []}
-    for (_, _, _, _, _, split, _), tasks in zip(jobs, results):
-        out[split].extend(tasks)
+    for per_split in results:
+        for split, tasks in per_split:
+            out[split].extend(tasks)
     return out
 
 

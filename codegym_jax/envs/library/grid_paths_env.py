@@ -252,7 +252,7 @@ class GridPathsEnv:
         return call("Done", answer=int(call("ReadCount", row=rows - 1, col=cols - 1)))
 
 
-_SIZES = {"easy": (2, 4), "medium": (5, 7), "hard": (8, 11)}
+_SIZES = {"easy": (3, 4), "medium": (5, 7), "hard": (8, 11)}
 
 
 def generate(seed: int, difficulty: str) -> str:

@@ -7,7 +7,7 @@ TASK_DESCRIPTION = """A list of integers is sorted in non-decreasing order, and 
 holds numbers adding up to a given target. Report that pair of positions (0-based) as [i, j]
 with i < j.
 
-Example: nums [1, 3, 4, 6, 9], target 10 -> 1 + 9 = 10 -> answer [0, 4]."""
+Example: nums [1, 3, 4, 6, 9], target 13 -> answer [2, 4]."""
 
 
 def _is_kind(value, kind):
@@ -261,15 +261,26 @@ class TwoSumSortedEnv:
 _SIZES = {"easy": (6, 14), "medium": (20, 45), "hard": (50, 90)}
 
 
+def _pairs_adding_to(nums, target):
+    """How many pairs of positions hold numbers adding up to target."""
+    seen: dict[int, int] = {}
+    count = 0
+    for value in nums:
+        count += seen.get(target - value, 0)
+        seen[value] = seen.get(value, 0) + 1
+    return count
+
+
 def generate(seed: int, difficulty: str) -> str:
     rng = random.Random(seed)
     low, high = _SIZES[difficulty]
     n = rng.randint(low, high)
+    # A value range growing with n*n keeps accidental second pairs rare, so few draws are rejected.
+    bound = max(200, n * n)
     while True:
-        nums = sorted(rng.sample(range(-200, 200), n))
+        nums = sorted(rng.sample(range(-bound, bound), n))
         i = rng.randrange(n // 4, n // 2)
         j = rng.randrange(n // 2, n - n // 4)
         target = nums[i] + nums[j]
-        pairs = [(a, b) for a in range(n) for b in range(a + 1, n) if nums[a] + nums[b] == target]
-        if pairs == [(i, j)]:
+        if _pairs_adding_to(nums, target) == 1:
             return "TwoSumSortedEnv@" + json.dumps({"nums": nums, "target": target})
