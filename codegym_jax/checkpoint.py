@@ -18,7 +18,10 @@ from codegym_jax.rl.learner import TrainState
 
 
 def _storable(state: TrainState) -> TrainState:
-    # Typed PRNG keys are stored as their raw key data.
+    # Typed PRNG keys are stored as their raw key data (also for an abstract restore target).
+    if isinstance(state.rng, jax.ShapeDtypeStruct):
+        raw = jax.eval_shape(jax.random.key_data, state.rng)
+        return state._replace(rng=jax.ShapeDtypeStruct(raw.shape, raw.dtype, sharding=state.rng.sharding))
     return state._replace(rng=jax.random.key_data(state.rng))
 
 
@@ -45,7 +48,8 @@ class Checkpointer:
         ))
 
     def restore(self, like: TrainState, step: int | None = None) -> tuple[TrainState, dict[str, Any]]:
-        """(state, progress) of `step` (default: the latest), arrays in `like`'s shardings."""
+        """(state, progress) of `step` (default: the latest), arrays in `like`'s shardings.
+        `like` may be a live state or `learner.abstract_train_state(...)`."""
         step = self.latest_step() if step is None else step
         if step is None:
             raise FileNotFoundError(f"no checkpoint in {self.directory}")

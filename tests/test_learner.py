@@ -82,16 +82,18 @@ def test_repeated_steps_reduce_the_loss(objective, loss_cfg):
         assert 0 <= last["clip_fraction"] <= 1 and last["approx_kl"] >= 0
 
 
-def test_logprob_fn_matches_train_step_view():
+@pytest.mark.parametrize("temperature", [1.0, 0.5])
+def test_logprob_fn_matches_train_step_view(temperature):
     mesh = sharding.make_mesh({"fsdp": 2}, jax.devices()[:2])
     params = qwen.init_params(CFG, jax.random.key(0))
     shardings = sharding.tree_shardings(mesh, qwen.param_logical_axes(CFG))
-    fn = learner.make_logprob_fn(CFG, mesh, shardings)
+    fn = learner.make_logprob_fn(CFG, mesh, shardings, temperature=temperature)
     batch = make_batch()
     lp = np.asarray(fn(jax.device_put(params, shardings), {k: batch[k] for k in
                                                             ("tokens_BxL", "positions_BxL", "segment_ids_BxL", "loss_mask_BxL")}))
     logits, _ = qwen.forward(params, CFG, batch["tokens_BxL"], batch["positions_BxL"], batch["segment_ids_BxL"])
-    ref = jax.nn.log_softmax(logits[:, :-1])
+    # the sampler's log-probs: log_softmax(logits / temperature)
+    ref = jax.nn.log_softmax(logits[:, :-1] / temperature)
     ref = np.take_along_axis(np.asarray(ref), batch["tokens_BxL"][:, 1:, None], -1)[..., 0]
     assert lp.shape == batch["tokens_BxL"].shape and np.all(lp[:, 0] == 0)
     row = 0  # a plain row: every target is inside its segment

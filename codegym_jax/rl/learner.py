@@ -99,6 +99,19 @@ def init_train_state(model_cfg: ModelConfig, optimizer: optax.GradientTransforma
     return state, shardings
 
 
+def abstract_train_state(model_cfg: ModelConfig, optimizer: optax.GradientTransformation,
+                         mesh: jax.sharding.Mesh) -> TrainState:
+    """The state's shapes, dtypes and shardings without allocating it (a restore target)."""
+
+    def init(rng):
+        p = qwen.init_params(model_cfg, rng)
+        return TrainState(jnp.zeros((), jnp.int32), p, optimizer.init(p), rng)
+
+    abstract = jax.eval_shape(init, jax.random.key(0))
+    shardings = state_shardings(model_cfg, optimizer, mesh, abstract)
+    return jax.tree.map(lambda a, s: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=s), abstract, shardings)
+
+
 def target_view(batch: Batch) -> tuple[Batch, jax.Array]:
     """Model inputs (tokens < last) and the per-target arrays; a target counts only inside its
     own segment."""
@@ -113,11 +126,18 @@ def target_view(batch: Batch) -> tuple[Batch, jax.Array]:
     return inputs, mask
 
 
-def token_logprobs(params, model_cfg: ModelConfig, batch: Batch, chunk_size: int = 128):
-    """(log-prob, entropy) [B, L-1] of every target token under `params`."""
+def token_logprobs(params, model_cfg: ModelConfig, batch: Batch, chunk_size: int = 128,
+                   temperature: float = 1.0):
+    """(log-prob, entropy) [B, L-1] of every target token under `params`, of the distribution
+    softmax(logits / temperature) the sampler drew from (the unembedding is linear, so the
+    hidden states are scaled instead of the logits)."""
+    if temperature <= 0:
+        raise ValueError(f"temperature must be > 0 for log-probs, got {temperature}")
     inputs, _ = target_view(batch)
     hidden, _ = qwen.forward_hidden(params, model_cfg, inputs["tokens"], inputs["positions"],
                                     inputs["segment_ids"])
+    if temperature != 1.0:
+        hidden = hidden / jnp.asarray(temperature, hidden.dtype)
     return chunked_logprobs(hidden, qwen.unembed_matrix(params, model_cfg),
                             batch["tokens_BxL"][:, 1:], chunk_size)
 
@@ -133,12 +153,15 @@ def _split_micro(batch: Batch, num_micro: int) -> Batch:
 
 def make_train_step(model_cfg: ModelConfig, optimizer: optax.GradientTransformation,
                     loss_cfg: losses.LossConfig | None = None, num_micro_batches: int = 1,
-                    objective: Literal["rl", "sft"] = "rl", chunk_size: int = 128):
-    """train_step(state, batch) -> (state, metrics); jit it once with `jit_train_step`."""
+                    objective: Literal["rl", "sft"] = "rl", chunk_size: int = 128, temperature: float = 1.0):
+    """train_step(state, batch) -> (state, metrics); jit it once with `jit_train_step`.
+    temperature: the rollout sampling temperature (RL log-probs and ratios are of that
+    distribution); SFT always uses 1."""
     loss_cfg = loss_cfg or losses.LossConfig()
 
     def micro_loss(params, micro: Batch, denominator):
-        logp, entropy = token_logprobs(params, model_cfg, micro, chunk_size)
+        logp, entropy = token_logprobs(params, model_cfg, micro, chunk_size,
+                                       1.0 if objective == "sft" else temperature)
         _, mask = target_view(micro)
         if objective == "sft":
             loss = sft.sft_loss(logp, mask, denominator)
@@ -201,12 +224,13 @@ def jit_train_step(train_step, shardings: TrainState, mesh: jax.sharding.Mesh):
                    out_shardings=(shardings, replicated))
 
 
-def make_logprob_fn(model_cfg: ModelConfig, mesh: jax.sharding.Mesh, param_shardings, chunk_size: int = 128):
+def make_logprob_fn(model_cfg: ModelConfig, mesh: jax.sharding.Mesh, param_shardings, chunk_size: int = 128,
+                    temperature: float = 1.0):
     """Jitted (params, batch) -> log-probs [B, L] aligned with tokens (0 at position 0), for
     old-policy and reference log-probs."""
 
     def fn(params, batch):
-        logp, _ = token_logprobs(params, model_cfg, batch, chunk_size)
+        logp, _ = token_logprobs(params, model_cfg, batch, chunk_size, temperature)
         return jnp.pad(logp, ((0, 0), (1, 0)))
 
     batch_sharding = logical_sharding(mesh, ("batch", "seq"))
