@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import time
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -29,6 +29,7 @@ class EpisodeConfig:
     """Budgets and format of one episode.
 
     chat_format: "codegym" or "native" (DESIGN §3.4).
+    tool_docs: "full" docstrings in the codegym prompt, or "compact" one-line signatures.
     max_tool_calls: T_max, assistant turns allowed (paper: 256).
     max_new_tokens_per_turn: cap on one turn's sampled tokens.
     max_total_tokens: context budget for the whole buffer (prompt + turns + observations).
@@ -38,6 +39,7 @@ class EpisodeConfig:
     """
 
     chat_format: str = "codegym"
+    tool_docs: str = "full"
     max_tool_calls: int = 256
     max_new_tokens_per_turn: int = 512
     max_total_tokens: int = 8192
@@ -63,7 +65,7 @@ class _Episode:
     def __init__(self, tokenizer, task: EpisodeTask, cfg: EpisodeConfig):
         spec = extract_env_spec(task.env_source)
         self.tool_names = [t.name for t in spec.tools]
-        messages, tools = initial_messages(spec, task.task_description, cfg.chat_format)
+        messages, tools = initial_messages(spec, task.task_description, cfg.chat_format, cfg.tool_docs)
         self.buffer = TokenBuffer(tokenizer, messages, tools)
         self.reward = 0.0
         self.num_tool_calls = 0
@@ -162,10 +164,13 @@ async def run_episode(engine, sandbox, tokenizer, task: EpisodeTask, sampling: S
 
 async def run_groups(engine, sandbox, tokenizer, tasks: Sequence[EpisodeTask], samples_per_task: int,
                      sampling: SamplingParams, cfg: EpisodeConfig = EpisodeConfig(),
-                     policy_version: int = 0, max_concurrent: int = 64) -> tuple[list[Trajectory], dict[str, Any]]:
+                     policy_version: int = 0, max_concurrent: int = 64,
+                     on_episode: Callable[[Trajectory], None] | None = None,
+                     ) -> tuple[list[Trajectory], dict[str, Any]]:
     """G = samples_per_task episodes for each of B tasks, all in flight together (at most
     max_concurrent). Trajectories come back grouped: task i's are [i*G, (i+1)*G), group_id i.
-    Seeds: sample g of task i uses sampling.seed + i*G + g when a seed is set."""
+    Seeds: sample g of task i uses sampling.seed + i*G + g when a seed is set.
+    on_episode: called with each trajectory as it finishes (progress bars)."""
     gate = asyncio.Semaphore(max_concurrent)
 
     async def one(i: int, g: int) -> Trajectory:
@@ -173,7 +178,10 @@ async def run_groups(engine, sandbox, tokenizer, tasks: Sequence[EpisodeTask], s
         if s.seed is not None:
             s = dataclasses.replace(s, seed=s.seed + i * samples_per_task + g)
         async with gate:
-            return await run_episode(engine, sandbox, tokenizer, tasks[i], s, cfg, i, policy_version)
+            trajectory = await run_episode(engine, sandbox, tokenizer, tasks[i], s, cfg, i, policy_version)
+        if on_episode is not None:
+            on_episode(trajectory)
+        return trajectory
 
     start = time.perf_counter()
     trajectories = await asyncio.gather(*(one(i, g) for i in range(len(tasks))

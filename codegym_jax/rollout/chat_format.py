@@ -36,10 +36,28 @@ NATIVE_INSTRUCTIONS = (
 )
 
 
-def initial_messages(spec: EnvSpec, task_description: str, fmt: str) -> tuple[list[dict], list[dict] | None]:
-    """(messages, tools) that open an episode in format `fmt`; tools is None for codegym."""
+TOOL_DOCS = ("full", "compact")
+
+
+def compact_tool_docs(spec: EnvSpec) -> str:
+    """One line per tool, `Name(param: type, ...): first sentence of its description`: a prompt a
+    fraction the length of the full docstrings, for small-context runs."""
+    lines = []
+    for tool in spec.tools:
+        params = ", ".join(f"{p.name}: {p.type}" if p.type else p.name for p in tool.params)
+        lines.append(f"{tool.name}({params}): {tool.description.strip()}")
+    return "\n".join(lines)
+
+
+def initial_messages(spec: EnvSpec, task_description: str, fmt: str,
+                     tool_docs: str = "full") -> tuple[list[dict], list[dict] | None]:
+    """(messages, tools) that open an episode in format `fmt`; tools is None for codegym.
+    tool_docs (codegym format): "full" docstrings, or "compact" one-line signatures."""
+    if tool_docs not in TOOL_DOCS:
+        raise ValueError(f"unknown tool_docs {tool_docs!r}; expected one of {TOOL_DOCS}")
     if fmt == "codegym":
-        system = "You can call the following functions.\n\n" + render_tool_docs(spec)
+        docs = render_tool_docs(spec) if tool_docs == "full" else compact_tool_docs(spec)
+        system = "You can call the following functions.\n\n" + docs
         example = format_call("Observe", {}, "codegym")
         user = CODEGYM_INSTRUCTIONS.format(example=example) + "\n\nTask:\n" + task_description
         return [{"role": "system", "content": system}, {"role": "user", "content": user}], None

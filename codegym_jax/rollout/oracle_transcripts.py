@@ -23,7 +23,7 @@ def oracle_trajectory(tokenizer, task: EpisodeTask, actions: list[dict], observa
     if len(actions) > cfg.max_tool_calls:
         return None
     spec = extract_env_spec(task.env_source)
-    messages, tools = initial_messages(spec, task.task_description, cfg.chat_format)
+    messages, tools = initial_messages(spec, task.task_description, cfg.chat_format, cfg.tool_docs)
     buf = TokenBuffer(tokenizer, messages, tools)
     for i, (action, observation) in enumerate(zip(actions, observations)):
         text = format_call(action["name"], action.get("parameters", {}), cfg.chat_format)

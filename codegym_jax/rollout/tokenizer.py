@@ -9,15 +9,24 @@ user turn.
 
 from __future__ import annotations
 
+import argparse
 import os
+import pathlib
+import sys
 from typing import Iterable
 
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from transformers import PreTrainedTokenizerFast
 
+# The tokenizer from-scratch runs use (config `model.tokenizer_path` empty): trained by `main`
+# below on the library's task descriptions, tool docs and oracle transcripts, and shipped.
+SHIPPED_DIR = pathlib.Path(__file__).resolve().parent / "bpe_tokenizer"
+SHIPPED_VOCAB_SIZE = 2048
+
 SPECIAL_TOKENS = (
     "<|endoftext|>", "<|im_start|>", "<|im_end|>",
     "<|FunctionCallBegin|>", "<|FunctionCallEnd|>", "<tool_call>", "</tool_call>",
+    "<tool_response>", "</tool_response>",
 )
 
 # Our own wording of a Qwen2.5-style template. Tool messages that follow one another share one
@@ -63,7 +72,7 @@ CHAT_TEMPLATE = (
 
 
 def build_bpe_tokenizer(texts: Iterable[str], vocab_size: int = 1024) -> PreTrainedTokenizerFast:
-    """Train a byte-level BPE on `texts`; special tokens get the first ids (0..6)."""
+    """Train a byte-level BPE on `texts`; special tokens get the first ids (0..8)."""
     if vocab_size < 256 + len(SPECIAL_TOKENS):
         raise ValueError(f"vocab_size {vocab_size} < 256 byte tokens + {len(SPECIAL_TOKENS)} special tokens")
     core = Tokenizer(models.BPE())
@@ -107,3 +116,50 @@ def project_texts() -> list[str]:
             if spec.task_description:
                 texts.append(spec.task_description)
     return texts
+
+
+def transcript_texts(pool, difficulties=("easy", "medium"), seeds: int = 3) -> list[str]:
+    """Whole oracle episodes of every library env as the agent sees them (chat template, both
+    tool-doc styles, both tool-call formats), so the template's markup, call syntax, JSON and
+    numbers get their merges."""
+    from codegym_jax.envs.library import library_env_files
+    from codegym_jax.envs.tool_docs import extract_env_spec
+    from codegym_jax.rollout.chat_format import initial_messages, observation_message, render
+    from codegym_jax.rollout.tool_calls import format_call
+
+    # Only the template is used here (it renders text; no vocabulary is involved).
+    renderer = build_bpe_tokenizer(["bootstrap"], vocab_size=256 + len(SPECIAL_TOKENS))
+    texts = []
+    for path in library_env_files().values():
+        source = path.read_text(encoding="utf-8")
+        spec = extract_env_spec(source)
+        for difficulty in difficulties:
+            for seed in range(seeds):
+                env_str = pool.call_function(source, "generate", seed, difficulty)
+                result = pool.run_oracle(source, env_str)
+                fmt, docs = ("codegym", "native")[seed % 2], ("full", "compact")[(seed // 2) % 2]
+                messages, tools = initial_messages(spec, spec.task_description or "", fmt, docs)
+                for action, observation in zip(result.actions, result.observations):
+                    call = format_call(action["name"], action.get("parameters", {}), fmt)
+                    messages += [{"role": "assistant", "content": call}, observation_message(observation)]
+                texts.append(render(renderer, messages, tools, add_generation_prompt=True))
+    return texts
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Train the shipped byte-level BPE on the library's texts.")
+    parser.add_argument("--out", default=str(SHIPPED_DIR), help="output folder (default: the shipped one)")
+    parser.add_argument("--vocab-size", type=int, default=SHIPPED_VOCAB_SIZE)
+    args = parser.parse_args(argv)
+    from sandbox.pool import SandboxPool
+
+    with SandboxPool(num_workers=2) as pool:
+        texts = project_texts() + transcript_texts(pool)
+    tokenizer = build_bpe_tokenizer(texts, args.vocab_size)
+    save(tokenizer, args.out)
+    print(f"{len(tokenizer)} tokens from {len(texts)} texts -> {args.out}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
