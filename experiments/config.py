@@ -16,6 +16,8 @@ import typing
 from typing import Any, Literal
 
 from codegym_jax.envs.build_tasks import HELDOUT_ENVS
+from codegym_jax.rl.learner import OptimizerConfig
+from codegym_jax.rl.losses import LossConfig
 from sandbox.limits import SandboxLimits
 
 
@@ -25,14 +27,13 @@ class ModelConfig:
 
     # HF folder with config.json + *.safetensors; empty means random init from the fields below.
     hf_path: str = ""
-    # Tokenizer folder; empty means the tokenizer inside hf_path.
+    # Tokenizer folder; empty means the one inside hf_path, or for a from-scratch model the
+    # project's shipped byte-level BPE (codegym_jax/rollout/bpe_tokenizer).
     tokenizer_path: str = ""
     param_dtype: Literal["float32", "bfloat16"] = "float32"
     compute_dtype: Literal["float32", "bfloat16"] = "float32"
     # Recompute each layer's activations in the backward pass (memory for compute).
     remat: bool = False
-    # Scan over layers: one compiled layer body, so 64-layer models compile quickly.
-    scan_layers: bool = True
     # From-scratch architecture (ignored when hf_path is set). Qwen2-style by default.
     family: Literal["qwen2", "qwen3"] = "qwen2"
     hidden_size: int = 128
@@ -63,6 +64,8 @@ class RolloutConfig:
     # "jax": the in-process sampler sharing the learner's params; "sglang": HTTP SGLang servers.
     engine: Literal["jax", "sglang"] = "jax"
     tool_format: Literal["codegym", "native"] = "codegym"
+    # codegym prompt: each tool's "full" docstring (the paper's layout) or "compact" one-liners.
+    tool_docs: Literal["full", "compact"] = "full"
     # Episodes per task (GRPO group size G).
     group_size: int = 8
     temperature: float = 1.0
@@ -114,52 +117,35 @@ class DataConfig:
     max_oracle_steps: int = 256
     # Environments never seen in training (evaluated on val.jsonl).
     heldout_envs: tuple[str, ...] = HELDOUT_ENVS
+    # Training environments (class names); empty means every library env not held out.
+    train_envs: tuple[str, ...] = ()
     # Folder of environment files (upstream CodeGym or synthesised); empty: the built-in library.
     env_dir: str = ""
 
 
 @dataclasses.dataclass(frozen=True)
 class AlgorithmConfig:
-    """Policy-gradient loss and advantage estimator."""
+    """Policy-gradient loss (rl.losses.LossConfig: GRPO/PPO clip, clip-higher, dual clip, GSPO,
+    aggregation, KL, entropy, TIS) and the advantage estimator around it."""
 
     advantage: Literal["grpo", "grpo_no_std", "rloo", "drgrpo"] = "grpo"
-    policy_loss: Literal["ppo", "gspo"] = "ppo"
-    clip_low: float = 0.2
-    # DAPO clip-higher uses clip_high > clip_low.
-    clip_high: float = 0.2
-    # Dual-clip constant c (> 1); 0 disables it.
-    dual_clip: float = 0.0
-    aggregation: Literal[
-        "token-mean", "seq-mean-token-mean", "seq-mean-token-sum", "constant-normaliser"
-    ] = "token-mean"
-    kl_coef: float = 0.0
-    kl_estimator: Literal["k1", "k2", "k3"] = "k3"
-    entropy_coef: float = 0.0
-    # Truncated importance weight cap for sampler/learner mismatch; 0 disables it.
-    tis_cap: float = 0.0
-    # Drop groups whose rewards are all equal (no learning signal).
+    loss: LossConfig = LossConfig()
+    # Drop groups whose rewards are all equal (no learning signal) before the update.
     dynamic_sampling: bool = True
-
-
-@dataclasses.dataclass(frozen=True)
-class OptimizerConfig:
-    """AdamW with global-norm clipping and a warm-up schedule."""
-
-    learning_rate: float = 1e-6
-    warmup_steps: int = 5
-    schedule: Literal["constant", "cosine"] = "constant"
-    b1: float = 0.9
-    b2: float = 0.95
-    eps: float = 1e-8
-    weight_decay: float = 0.1
-    grad_clip_norm: float = 1.0
+    # Old-policy log-probs of the clipped ratio: "recompute" runs the learner over the rollout
+    # batch before its first update (exact, one extra forward); "sampler" reuses the engine's
+    # (the same params for the in-process sampler, so only numerics differ).
+    old_logprobs: Literal["recompute", "sampler"] = "recompute"
 
 
 @dataclasses.dataclass(frozen=True)
 class TrainConfig:
     """The training loop: which stages run and how large each step is."""
 
-    stages: tuple[Literal["data", "sft", "rl", "eval"], ...] = ("data",)
+    # In order. "sft_baseline" continues SFT from the SFT stage for the RL stage's wall time
+    # (the oracle-SFT comparison the RL stage has to beat); "eval" evaluates every policy the
+    # run has (initial, sft, rl, sft_baseline) on the eval splits.
+    stages: tuple[Literal["data", "sft", "rl", "sft_baseline", "eval"], ...] = ("data",)
     seed: int = 0
     rl_steps: int = 100
     # Tasks per RL step (each rolled out rollout.group_size times).
@@ -169,20 +155,26 @@ class TrainConfig:
     # Sequences per forward/backward pass; gradients accumulate across micro-batches.
     micro_batch_size: int = 8
     sft_steps: int = 0
+    # Oracle transcripts per SFT step (they cycle through the train split's oracle runs).
     sft_batch_size: int = 32
-    sft_learning_rate: float = 1e-5
-    # Overlap rollout of step k+1 with training on step k (log-prob corrected).
+    # Sample step k+1's rollouts (with the params before update k) while update k trains; the
+    # stale sampler log-probs are corrected by recomputed old log-probs and algorithm.loss.tis_cap.
     one_step_off_policy: bool = False
 
 
 @dataclasses.dataclass(frozen=True)
 class EvalConfig:
-    """Held-out evaluation."""
+    """Evaluation on val_seen (new instances of training envs) and val (held-out envs)."""
 
+    splits: tuple[Literal["train", "val_seen", "val"], ...] = ("val_seen", "val")
+    # RL steps between evaluations of the current policy (0: only the "eval" stage evaluates).
     every_steps: int = 10
+    # Tasks per split (a fixed, seeded subset; 0 = all).
     num_tasks: int = 64
     samples_per_task: int = 1
+    # pass@k reported for each k <= samples_per_task (unbiased estimator).
     pass_k: tuple[int, ...] = (1,)
+    # 0 = greedy decoding.
     temperature: float = 0.0
 
 
@@ -219,7 +211,9 @@ class ExperimentConfig:
     sandbox: SandboxConfig = SandboxConfig()
     data: DataConfig = DataConfig()
     algorithm: AlgorithmConfig = AlgorithmConfig()
+    # The RL optimizer (paper: lr 1e-6, 5 warm-up steps) and the SFT one.
     optimizer: OptimizerConfig = OptimizerConfig()
+    sft_optimizer: OptimizerConfig = OptimizerConfig(learning_rate=1e-5, warmup_steps=10)
     train: TrainConfig = TrainConfig()
     eval: EvalConfig = EvalConfig()
     checkpoint: CheckpointConfig = CheckpointConfig()

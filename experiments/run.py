@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import pathlib
 import sys
 
@@ -15,6 +16,7 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
 from experiments import config as config_lib  # noqa: E402
+from codegym_jax.plot import plot_run  # noqa: E402
 from experiments import stages  # noqa: E402
 
 
@@ -40,8 +42,18 @@ def resolve_config(config_path: str, overrides: list[str]) -> config_lib.Experim
     return config_lib.apply_overrides(config, overrides)
 
 
+def enable_compilation_cache() -> None:
+    """Compiled programs persist across runs and stages (a resumed run skips most compiles)."""
+    import jax
+
+    cache = pathlib.Path(os.environ.get("CODEGYM_JAX_CACHE", pathlib.Path.home() / ".cache" / "codegym_jax" / "xla"))
+    jax.config.update("jax_compilation_cache_dir", str(cache))
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    sys.stdout.reconfigure(line_buffering=True)  # stage reports interleave with progress bars
     try:
         config = resolve_config(args.config, args.overrides)
     except config_lib.ConfigError as e:
@@ -53,9 +65,13 @@ def main(argv: list[str] | None = None) -> int:
     print(f"resolved config saved to {out_dir / 'config.json'}")
     if args.dry_run:
         return 0
+    enable_compilation_cache()
     for stage in config.train.stages:
-        print(f"== stage {stage}")
+        print(f"== stage {stage}", flush=True)
         stages.run_stage(stage, config, out_dir)
+    if (out_dir / "metrics.jsonl").exists():
+        written = plot_run(out_dir)
+        print(f"plots: {len(written)} PNGs in {out_dir / 'plots'}")
     return 0
 
 

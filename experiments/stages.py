@@ -7,20 +7,40 @@ from codegym_jax.envs.build_tasks import BuildOptions, build_tasks, write_task_f
 from codegym_jax.envs.library import library_env_files
 from codegym_jax.envs.tasks import read_tasks
 from experiments.config import ExperimentConfig
+from experiments.runtime import SPLITS, task_dir
+from experiments.stage_eval import run_eval
+from experiments.stage_rl import run_rl
+from experiments.stage_sft import run_sft
 from sandbox.pool import SandboxPool
-
-SPLITS = ("train", "val_seen", "val")
-
-
-def task_dir(config: ExperimentConfig, out_dir: pathlib.Path) -> pathlib.Path:
-    return pathlib.Path(config.data.task_dir) if config.data.task_dir else out_dir / "tasks"
 
 
 def run_stage(stage: str, config: ExperimentConfig, out_dir: pathlib.Path) -> None:
     if stage == "data":
         run_data_stage(config, out_dir)
+    elif stage in ("sft", "sft_baseline"):
+        run_sft(config, out_dir, stage)
+    elif stage == "rl":
+        run_rl(config, out_dir)
+    elif stage == "eval":
+        run_eval(config, out_dir)
     else:
         raise ValueError(f"unknown stage {stage!r}")
+
+
+def env_files(config: ExperimentConfig) -> dict[str, pathlib.Path]:
+    """The env files the data stage uses: all of them, or `data.train_envs` plus the held-out ones."""
+    d = config.data
+    files = library_env_files(d.env_dir) if d.env_dir else library_env_files()
+    if not d.train_envs:
+        return files
+    wanted = set(d.train_envs) | set(d.heldout_envs)
+    unknown = sorted(wanted - set(files))
+    if unknown:
+        raise ValueError(f"data.train_envs / heldout_envs name unknown envs {unknown}; known: {sorted(files)}")
+    overlap = sorted(set(d.train_envs) & set(d.heldout_envs))
+    if overlap:
+        raise ValueError(f"envs {overlap} are in both data.train_envs and data.heldout_envs")
+    return {name: path for name, path in files.items() if name in wanted}
 
 
 def run_data_stage(config: ExperimentConfig, out_dir: pathlib.Path) -> dict[str, pathlib.Path]:
@@ -32,14 +52,13 @@ def run_data_stage(config: ExperimentConfig, out_dir: pathlib.Path) -> dict[str,
             print(f"tasks: {split}: {len(read_tasks(str(p)))} instances in {p} (reused)")
         return paths
     d = config.data
-    files = library_env_files(d.env_dir) if d.env_dir else library_env_files()
     opts = BuildOptions(
         train_per_env=d.train_per_env, val_per_env=d.val_per_env, difficulties=d.difficulties,
         seed=d.seed, min_oracle_steps=d.min_oracle_steps, max_oracle_steps=d.max_oracle_steps,
         heldout=d.heldout_envs,
     )
     with SandboxPool(num_workers=config.sandbox.num_workers, limits=config.sandbox.limits) as pool:
-        tasks = build_tasks(pool, files, opts)
+        tasks = build_tasks(pool, env_files(config), opts)
     paths = write_task_files(folder, tasks)
     for split, p in paths.items():
         envs = len({t.env_name for t in tasks[split]})

@@ -20,7 +20,7 @@ def test_every_concern_is_a_frozen_dataclass():
     groups = [f.name for f in dataclasses.fields(cfg) if dataclasses.is_dataclass(getattr(cfg, f.name))]
     assert set(groups) == {
         "model", "mesh", "rollout", "sandbox", "data", "algorithm",
-        "optimizer", "train", "eval", "checkpoint", "logging",
+        "optimizer", "sft_optimizer", "train", "eval", "checkpoint", "logging",
     }
     with pytest.raises(dataclasses.FrozenInstanceError):
         cfg.model.hidden_size = 3  # type: ignore[misc]
@@ -30,7 +30,7 @@ def test_paper_defaults():
     cfg = C.ExperimentConfig()
     assert cfg.optimizer.learning_rate == 1e-6 and cfg.optimizer.warmup_steps == 5
     assert (cfg.optimizer.b1, cfg.optimizer.b2, cfg.optimizer.weight_decay) == (0.9, 0.95, 0.1)
-    assert cfg.algorithm.clip_low == 0.2 and cfg.algorithm.kl_coef == 0.0
+    assert cfg.algorithm.loss.clip_low == 0.2 and cfg.algorithm.loss.kl_coef == 0.0
     assert cfg.rollout.group_size == 8 and cfg.rollout.max_turns == 256
     assert (cfg.data.min_oracle_steps, cfg.data.max_oracle_steps) == (10, 256)
 
@@ -206,3 +206,4 @@ def test_run_py_bad_override_exits_with_message(tmp_path):
     )
     assert out.returncode == 2
     assert "unknown config key 'train.nope'" in out.stderr
+

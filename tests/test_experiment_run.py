@@ -1,0 +1,84 @@
+"""`experiments/run.py` end to end on the real stack (sandbox, JAX sampler, learner, Orbax) with
+small budgets: data -> sft -> rl -> sft_baseline -> eval, killed during RL and rerun with the
+same command, which must resume from the last RL checkpoint and finish."""
+import json
+import os
+import pathlib
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+
+OVERRIDES = [
+    "name=e2e",
+    'data.train_envs=["MaxSubarrayEnv","JumpGameEnv"]', 'data.heldout_envs=["MeetingRoomsEnv"]',
+    "data.train_per_env=4", "data.val_per_env=2",
+    "model.hidden_size=32", "model.intermediate_size=64", "model.num_heads=2", "model.num_kv_heads=1",
+    "model.head_dim=16",
+    "rollout.group_size=4", "rollout.max_new_tokens_per_turn=24", "rollout.sampler_slots=8",
+    "train.sft_steps=4", "train.sft_batch_size=4", "train.rl_steps=4", "train.tasks_per_step=2",
+    "train.mini_batch_size=4", "train.micro_batch_size=4",
+    "eval.num_tasks=2", "eval.every_steps=2", "checkpoint.every_steps=1", "logging.progress_bars=false",
+]
+
+
+def command(run_dir):
+    sets = [a for o in OVERRIDES + [f"logging.run_dir={run_dir}"] for a in ("--set", o)]
+    return [sys.executable, str(REPO / "experiments" / "run.py"), "--config",
+            str(REPO / "experiments" / "configs" / "tiny_cpu.py"), *sets]
+
+
+def env():
+    e = dict(os.environ)
+    e.pop("XLA_FLAGS", None)  # one CPU device, as a user's run has
+    return e
+
+
+def rl_checkpoints(run_dir):
+    folder = run_dir / "checkpoints" / "rl"
+    return sorted(int(p.name) for p in folder.iterdir() if p.name.isdigit()) if folder.exists() else []
+
+
+@pytest.mark.slow
+def test_sft_rl_eval_killed_and_resumed(tmp_path):
+    run_dir = tmp_path / "run"
+    log = open(tmp_path / "first.log", "w")
+    first = subprocess.Popen(command(run_dir), cwd=REPO, env=env(), stdout=log, stderr=subprocess.STDOUT,
+                             start_new_session=True)
+    deadline = time.time() + 600
+    while time.time() < deadline and first.poll() is None and len(rl_checkpoints(run_dir)) < 2:
+        time.sleep(0.2)
+    assert first.poll() is None, (tmp_path / "first.log").read_text()[-3000:]
+    assert len(rl_checkpoints(run_dir)) >= 2, "no RL checkpoint appeared within the time limit"
+    os.killpg(first.pid, signal.SIGKILL)  # mid-run, as a crash or a pre-emption would
+    first.wait()
+    assert not (run_dir / "checkpoints" / "rl" / "done.json").exists()
+    killed_at = rl_checkpoints(run_dir)[-1]
+
+    second = subprocess.run(command(run_dir), cwd=REPO, env=env(), capture_output=True, text=True, timeout=900)
+    out = second.stdout + second.stderr
+    assert second.returncode == 0, out[-4000:]
+    assert "sft: finished earlier" in out
+    resumed = [line for line in out.splitlines() if line.startswith("rl: resuming at step")]
+    assert resumed and int(resumed[0].split()[-1]) >= killed_at - 1, out[-3000:]
+    assert json.loads((run_dir / "checkpoints" / "rl" / "done.json").read_text())["steps"] == 4
+    assert (run_dir / "checkpoints" / "sft_baseline" / "done.json").exists()
+
+    rows = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    assert {r["step"] for r in rows if "rl/reward_mean" in r} == {1, 2, 3, 4}
+    assert any("sft/loss" in r for r in rows) and any("sft_baseline/loss" in r for r in rows)
+    assert any("eval_val/success" in r for r in rows) and any("eval_val_seen/success" in r for r in rows)
+    table = (run_dir / "eval" / "summary.md").read_text()
+    for label in ("before training", "after SFT", "after RL", "SFT continued"):
+        assert label in table
+    for policy in ("initial", "sft", "rl", "sft_baseline"):
+        for split in ("val_seen", "val"):
+            result = json.loads((run_dir / "eval" / f"{policy}_{split}.json").read_text())
+            assert result["episodes"] == 2 and 0.0 <= result["success"] <= 1.0
+    assert list((run_dir / "samples").glob("rl_step*.md")) and list((run_dir / "plots").glob("*.png"))
+    assert (run_dir / "hf" / "rl" / "config.json").exists() and (run_dir / "tensorboard").is_dir()
+    assert (run_dir / "config.json").exists()
