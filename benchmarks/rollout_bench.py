@@ -46,7 +46,8 @@ def bench_decode(args, model_dir, hf_model):
     prompts = rng.integers(10, args.vocab, size=(args.batch, args.prompt_len)).tolist()
     rows = []
     cfg, params = load_hf_model(model_dir)
-    with JaxSampler(cfg, params, max_batch=args.batch, max_len=args.prompt_len + args.new_tokens + 1,
+    cache_len = args.cache_len or args.prompt_len + args.new_tokens + 1
+    with JaxSampler(cfg, params, max_batch=args.batch, max_len=cache_len,
                     decode_chunk=args.decode_chunk) as sampler:
         sampling = SamplingParams(max_new_tokens=args.new_tokens, greedy=True)
         sampler.generate(prompts, sampling)  # compile
@@ -131,6 +132,8 @@ def main():
     parser.add_argument("--hidden", type=int, default=128)
     parser.add_argument("--layers", type=int, default=4)
     parser.add_argument("--decode-chunk", type=int, default=16)
+    parser.add_argument("--cache-len", type=int, default=0,
+                        help="KV-cache length per slot (0: prompt + new tokens); rollouts size it for a whole episode")
     parser.add_argument("--repeats", type=int, default=3, help="timed runs per engine (best is kept)")
     parser.add_argument("--tasks", type=int, default=4)
     parser.add_argument("--samples", type=int, default=2)

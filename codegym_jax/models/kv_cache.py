@@ -39,3 +39,11 @@ def scatter_rows(buffer_BxSx: jax.Array, slots_BxL: jax.Array, values_BxLx: jax.
     """buffer[b, slots[b, l]] = values[b, l]; out-of-range slots are dropped."""
     rows = jnp.arange(buffer_BxSx.shape[0])[:, None]
     return buffer_BxSx.at[rows, slots_BxL].set(values_BxLx.astype(buffer_BxSx.dtype), mode="drop")
+
+
+def scatter_layer_rows(buffer_NxBxSx: jax.Array, layer: jax.Array, slots_BxL: jax.Array,
+                       values_BxLx: jax.Array) -> jax.Array:
+    """buffer[layer, b, slots[b, l]] = values[b, l] on a stacked [layers, B, S, ...] buffer;
+    out-of-range slots are dropped."""
+    rows = jnp.arange(buffer_NxBxSx.shape[1])[:, None]
+    return buffer_NxBxSx.at[layer, rows, slots_BxL].set(values_BxLx.astype(buffer_NxBxSx.dtype), mode="drop")

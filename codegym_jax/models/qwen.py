@@ -142,7 +142,8 @@ def _causal_block_attention(q_BxLxHxD, k_BxLxKxD, v_BxLxKxD, mask_BxLxL, cfg: Mo
 
 
 def _layer(cfg: ModelConfig, x, layer, cos, sin, mask, kv_in, slots):
-    """One decoder layer; with a cache (kv_in=(k, v) [B,S,KV,hd]) it writes new k/v at `slots`."""
+    """One decoder layer; with a cache (kv_in=(k, v) [layers,B,S,KV,hd] and this layer's index) it
+    writes the new k/v at `slots` and attends over this layer's cache."""
     cdt = jnp.dtype(cfg.compute_dtype)
     w = jax.tree.map(lambda p: p.astype(cdt), layer)
     hx = rms_norm(x, w["attn_norm"], cfg.rms_norm_eps)
@@ -157,16 +158,18 @@ def _layer(cfg: ModelConfig, x, layer, cos, sin, mask, kv_in, slots):
     q = with_logical_constraint(_apply_rope(q, cos, sin), ("batch", "seq", "act_heads", None))
     k = with_logical_constraint(_apply_rope(k, cos, sin), ("batch", "seq", "act_kv_heads", None))
     v = with_logical_constraint(v, ("batch", "seq", "act_kv_heads", None))
-    if kv_in is None:
-        keys, values, kv_out = k, v, None
-    else:
-        keys = kv_cache.scatter_rows(kv_in[0], slots, k)
-        values = kv_cache.scatter_rows(kv_in[1], slots, v)
-        kv_out = (keys, values)
     if kv_in is None:  # keys are this row's tokens, causal by index
-        attn = _causal_block_attention(q, keys.astype(cdt), values.astype(cdt), mask, cfg)
+        kv_out = None
+        attn = _causal_block_attention(q, k, v, mask, cfg)
     else:
-        attn = _attention(q, keys.astype(cdt), values.astype(cdt), mask, cfg)
+        # kv_in: the whole stacked cache and this layer's index; writing this layer's new
+        # entries into the loop-carried buffer updates it in place (no copy of the cache).
+        k_all, v_all, index = kv_in
+        k_all = kv_cache.scatter_layer_rows(k_all, index, slots, k)
+        v_all = kv_cache.scatter_layer_rows(v_all, index, slots, v)
+        kv_out = (k_all, v_all)
+        keys, values = k_all[index].astype(cdt), v_all[index].astype(cdt)
+        attn = _attention(q, keys, values, mask, cfg)
     x = x + jnp.einsum("blhk,hkd->bld", attn, w["o_kernel"])
     x = with_logical_constraint(x, ("batch", "seq", "act_embed"))
     hx = rms_norm(x, w["mlp_norm"], cfg.rms_norm_eps)
@@ -218,18 +221,26 @@ def forward_hidden(
             & (new_segments[:, None, :] != 0)
         )
 
-    def body(x, scanned):
-        layer, kv = scanned
-        return _layer(cfg, x, layer, cos, sin, mask, kv, slots)
+    if cache is None:
+        def body(x, layer):
+            return _layer(cfg, x, layer, cos, sin, mask, None, None)[0], None
 
-    if cfg.remat:
-        body = jax.checkpoint(body)
-    kv_in = None if cache is None else (cache["k"], cache["v"])
-    x, kv_out = jax.lax.scan(body, x, (params["layers"], kv_in))
+        if cfg.remat:
+            body = jax.checkpoint(body)
+        x, _ = jax.lax.scan(body, x, params["layers"])
+        new_cache = None
+    else:
+        def cached_body(carry, scanned):
+            x, k_all, v_all = carry
+            layer, index = scanned
+            x, (k_all, v_all) = _layer(cfg, x, layer, cos, sin, mask, (k_all, v_all, index), slots)
+            return (x, k_all, v_all), None
+
+        layer_index = jnp.arange(cfg.num_layers, dtype=jnp.int32)
+        (x, k_all, v_all), _ = jax.lax.scan(cached_body, (x, cache["k"], cache["v"]),
+                                            (params["layers"], layer_index))
+        new_cache = {"k": k_all, "v": v_all, "segment_ids": new_segments}
     x = rms_norm(x, params["final_norm"].astype(cdt), cfg.rms_norm_eps)
-    new_cache = None
-    if cache is not None:
-        new_cache = {"k": kv_out[0], "v": kv_out[1], "segment_ids": new_segments}
     return x, new_cache
 
 
