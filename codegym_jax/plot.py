@@ -27,7 +27,7 @@ PANELS: dict[str, tuple[str, ...]] = {
     "kl": ("*kl*",),
     "entropy": ("*entropy*",),
     "throughput": ("*per_s*", "*throughput*"),
-    "time": ("time/*", "*_seconds"),
+    "time": ("*time/*", "*_seconds"),
 }
 
 

@@ -165,7 +165,10 @@ def run_rl(config: ExperimentConfig, out_dir: pathlib.Path) -> dict:
                     update_metrics.append(m)
                 engine.update_weights(engine_params(state.params), step + 1)
             step += 1
-            if not t.one_step_off_policy and step < t.rl_steps:
+            eval_due = config.eval.every_steps and (step % config.eval.every_steps == 0 or step == t.rl_steps)
+            # On-policy, an eval step dispatches the next rollout after the eval, so the two do not
+            # share the engine and the eval's time stays out of the training wall time.
+            if not t.one_step_off_policy and step < t.rl_steps and not eval_due:
                 future = executor.submit(rollout, step, step)
             # Pulled after the next rollout is dispatched.
             update_metrics = jax.device_get(update_metrics)
@@ -190,8 +193,10 @@ def run_rl(config: ExperimentConfig, out_dir: pathlib.Path) -> dict:
                 ckpt.save(step, state, {"step": step, "train_wall_s": train_wall})
             bar.update(1)
             bar.set_postfix(reward=f"{logged['rl/reward_mean']:.2f}", kept=len(kept))
-            if config.eval.every_steps and (step % config.eval.every_steps == 0 or step == t.rl_steps):
+            if eval_due:
                 periodic_eval(config, engine, pool, tokenizer, eval_sets, writer, step)
+                if not t.one_step_off_policy and step < t.rl_steps:
+                    future = executor.submit(rollout, step, step)
         bar.close()
         episodes_bar.close()
     ckpt.close()

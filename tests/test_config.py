@@ -187,7 +187,7 @@ def test_run_py_data_stage_builds_then_reuses_task_files(tmp_path):
         sys.executable, str(ROOT / "experiments" / "run.py"),
         "--config", str(CONFIG_DIR / "tiny_cpu.py"), "--set", f"logging.run_dir={run_dir}",
         "--set", "train.stages=data", "--set", "data.train_per_env=1", "--set", "data.val_per_env=1",
-        "--set", "data.difficulties=easy",
+        "--set", "data.difficulties=easy", "--set", "data.max_oracle_steps=256",
     ]
     first = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path)
     assert first.returncode == 0, first.stderr

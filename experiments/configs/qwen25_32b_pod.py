@@ -2,7 +2,9 @@
 mini-batch 512 (8 updates a step), lr 1e-6 with 5 warm-up steps, no KL, clip 0.2, grad clip 1.0,
 Adam (0.9, 0.95), weight decay 0.1, 5,120 prompt + 24,576 response tokens, temperature 1.0,
 at most 256 tool calls, ~100 steps; SGLang rollouts behind a router; parameters FSDP-sharded
-over the pod with 8-way tensor parallelism, one process per host (jax.distributed)."""
+over the mesh with 8-way tensor parallelism. The stages run as one controller process over the
+devices it sees; the multi-process train step (`codegym_jax/distributed.py`) is not yet wired
+into `run.py` (README, "Running on a GPU with SGLang, and on a TPU/GPU pod")."""
 from codegym_jax.rl.learner import OptimizerConfig
 from codegym_jax.rl.losses import LossConfig
 from experiments.config import (AlgorithmConfig, CheckpointConfig, DataConfig, EvalConfig, ExperimentConfig,
