@@ -19,7 +19,7 @@ from codegym_jax.rollout.agent_loop import EpisodeConfig
 from codegym_jax.rollout.engine import SamplingParams
 from codegym_jax.sharding import make_mesh
 from experiments.config import ExperimentConfig
-from sandbox.pool import AsyncSandbox, SandboxPool
+from sandbox.pool import SandboxPool
 
 SPLITS = ("train", "val_seen", "val")
 
@@ -100,20 +100,21 @@ def eval_sampling(config: ExperimentConfig, seed: int | None = None) -> Sampling
 
 
 @contextlib.contextmanager
-def open_sandbox(config: ExperimentConfig) -> Iterator[tuple[Any, AsyncSandbox]]:
-    """(pool, its asyncio face): a local process pool, or the configured env servers."""
+def open_sandbox(config: ExperimentConfig) -> Iterator[Any]:
+    """A local process pool, or a client of the configured env servers (same methods). Each
+    event loop wraps it in its own `sandbox.pool.AsyncSandbox`."""
     s = config.sandbox
     if s.server_urls:
         from sandbox.client import EnvClient
 
         client = EnvClient(list(s.server_urls))
         try:
-            yield client, AsyncSandbox(client)
+            yield client
         finally:
             client.close()
         return
     with SandboxPool(num_workers=s.num_workers, limits=s.limits) as pool:
-        yield pool, AsyncSandbox(pool)
+        yield pool
 
 
 @contextlib.contextmanager

@@ -48,6 +48,14 @@ def summary_table(results: dict[tuple[str, str], dict], splits, pass_k) -> str:
     return "\n".join(lines)
 
 
+def evaluate_tasks(config: ExperimentConfig, engine, pool, tokenizer, tasks, progress=None):
+    """(summary, trajectories) of the engine's current policy on `tasks` with the eval settings."""
+    ev = config.eval
+    return evaluate(engine, AsyncSandbox(pool), tokenizer, tasks, runtime.episode_config(config),
+                    runtime.eval_sampling(config, seed=config.train.seed), ev.samples_per_task, ev.pass_k,
+                    config.rollout.sampler_slots, progress=progress)
+
+
 def run_eval(config: ExperimentConfig, out_dir: pathlib.Path) -> dict:
     ev = config.eval
     present = ["initial"] + [p for p in policies.TRAINING_STAGES if policies.stage_done(out_dir, p) is not None]
@@ -72,7 +80,7 @@ def run_eval(config: ExperimentConfig, out_dir: pathlib.Path) -> dict:
                 return runtime.initial_params(config, arch, mesh)
             return policies.load_final_state(config, out_dir, policy, arch, mesh).params
 
-        with runtime.open_sandbox(config) as (pool, _), \
+        with runtime.open_sandbox(config) as pool, \
                 runtime.open_engine(config, arch, params_of(todo[0][0]), out_dir) as engine:
             loaded = todo[0][0]
             for version, (policy, split) in enumerate(todo):
@@ -83,10 +91,8 @@ def run_eval(config: ExperimentConfig, out_dir: pathlib.Path) -> dict:
                 bar = tqdm(total=len(tasks) * ev.samples_per_task, desc=f"eval {policy} on {split}",
                            unit="episode", file=sys.stderr, disable=not config.logging.progress_bars,
                            dynamic_ncols=True)
-                summary, trajectories = evaluate(
-                    engine, AsyncSandbox(pool), tokenizer, tasks, runtime.episode_config(config),
-                    runtime.eval_sampling(config, seed=config.train.seed), ev.samples_per_task, ev.pass_k,
-                    config.rollout.sampler_slots, progress=lambda _: bar.update(1))
+                summary, trajectories = evaluate_tasks(config, engine, pool, tokenizer, tasks,
+                                                       progress=lambda _: bar.update(1))
                 bar.close()
                 path = result_path(out_dir, policy, split)
                 path.parent.mkdir(parents=True, exist_ok=True)

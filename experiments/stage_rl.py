@@ -23,7 +23,7 @@ import numpy as np
 from tqdm import tqdm
 
 from codegym_jax.checkpoint import export_hf
-from codegym_jax.evaluation import episode_tasks, eval_subset, evaluate
+from codegym_jax.evaluation import episode_tasks, eval_subset
 from codegym_jax.metrics import MetricsWriter
 from codegym_jax.rl import advantages, batches, learner
 from codegym_jax.rollout.agent_loop import run_groups
@@ -31,6 +31,7 @@ from codegym_jax.rollout import tokenizer as tokenizer_lib
 from codegym_jax.samples import write_samples
 from experiments import policies, runtime
 from experiments.config import ExperimentConfig
+from experiments.stage_eval import evaluate_tasks
 from sandbox.pool import AsyncSandbox
 
 # Flat eval metrics logged during training (the per-env tables go to the eval stage's files).
@@ -59,9 +60,7 @@ def group_episodes(trajectories: list, group_size: int, mode: str, dynamic_sampl
 def periodic_eval(config, engine, pool, tokenizer, eval_sets, writer, step) -> dict[str, float]:
     row = {}
     for split, tasks in eval_sets.items():
-        summary, _ = evaluate(engine, AsyncSandbox(pool), tokenizer, tasks, runtime.episode_config(config),
-                              runtime.eval_sampling(config, seed=config.train.seed),
-                              config.eval.samples_per_task, config.eval.pass_k, config.rollout.sampler_slots)
+        summary, _ = evaluate_tasks(config, engine, pool, tokenizer, tasks)
         values = {k: summary[k] for k in EVAL_KEYS}
         values.update({k: v for k, v in summary.items() if k.startswith("pass@")})
         row.update(writer.write(step, values, phase=f"eval_{split}"))
@@ -124,7 +123,7 @@ def run_rl(config: ExperimentConfig, out_dir: pathlib.Path) -> dict:
     episodes_bar = tqdm(desc="rl rollouts", unit="episode", file=sys.stderr, leave=False,
                         disable=not config.logging.progress_bars, dynamic_ncols=True)
 
-    with runtime.open_sandbox(config) as (pool, _), \
+    with runtime.open_sandbox(config) as pool, \
             runtime.open_engine(config, arch, engine_params(state.params), out_dir) as engine, \
             concurrent.futures.ThreadPoolExecutor(1) as executor:
 

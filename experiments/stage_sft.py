@@ -75,7 +75,7 @@ def run_sft(config: ExperimentConfig, out_dir: pathlib.Path, stage: str = "sft")
     rows = batches.bucket(t.sft_batch_size, int(row_multiple))
     step_fn = learner.make_train_step(arch, optimizer, num_micro_batches=rows // t.micro_batch_size,
                                       objective="sft")
-    with runtime.open_sandbox(config) as (pool, _):
+    with runtime.open_sandbox(config) as pool:
         transcripts = oracle_transcripts(config, out_dir, tokenizer, pool)
     if stage == "sft":
         state, shardings = learner.init_train_state(arch, optimizer, jax.random.key(t.seed), mesh,

@@ -81,7 +81,7 @@ class OracleReplayer:
         return out
 
     def update_weights(self, params, version):
-        pass
+        """A scripted policy has no weights to swap."""
 
 
 class Babbler(OracleReplayer):

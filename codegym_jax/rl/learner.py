@@ -79,16 +79,22 @@ def state_shardings(model_cfg: ModelConfig, optimizer: optax.GradientTransformat
     return TrainState(step=replicated, params=param_sh, opt_state=opt_sh, rng=replicated)
 
 
-def init_train_state(model_cfg: ModelConfig, optimizer: optax.GradientTransformation,
-                     rng: jax.Array, mesh: jax.sharding.Mesh, params: Any = None) -> tuple[TrainState, TrainState]:
-    """(state, its shardings); every array is created directly in its shard. Given `params`
-    (e.g. loaded from HF) they are used instead of a random init."""
+def _state_init(model_cfg: ModelConfig, optimizer: optax.GradientTransformation, params: Any = None):
+    """rng -> a fresh TrainState (random params unless `params` are given)."""
 
     def init(rng):
         init_rng, state_rng = jax.random.split(rng)
         p = qwen.init_params(model_cfg, init_rng) if params is None else params
         return TrainState(jnp.zeros((), jnp.int32), p, optimizer.init(p), state_rng)
 
+    return init
+
+
+def init_train_state(model_cfg: ModelConfig, optimizer: optax.GradientTransformation,
+                     rng: jax.Array, mesh: jax.sharding.Mesh, params: Any = None) -> tuple[TrainState, TrainState]:
+    """(state, its shardings); every array is created directly in its shard. Given `params`
+    (e.g. loaded from HF) they are used instead of a random init."""
+    init = _state_init(model_cfg, optimizer, params)
     abstract = jax.eval_shape(init, rng)
     shardings = state_shardings(model_cfg, optimizer, mesh, abstract)
     if params is None:
@@ -102,12 +108,7 @@ def init_train_state(model_cfg: ModelConfig, optimizer: optax.GradientTransforma
 def abstract_train_state(model_cfg: ModelConfig, optimizer: optax.GradientTransformation,
                          mesh: jax.sharding.Mesh) -> TrainState:
     """The state's shapes, dtypes and shardings without allocating it (a restore target)."""
-
-    def init(rng):
-        p = qwen.init_params(model_cfg, rng)
-        return TrainState(jnp.zeros((), jnp.int32), p, optimizer.init(p), rng)
-
-    abstract = jax.eval_shape(init, jax.random.key(0))
+    abstract = jax.eval_shape(_state_init(model_cfg, optimizer), jax.random.key(0))
     shardings = state_shardings(model_cfg, optimizer, mesh, abstract)
     return jax.tree.map(lambda a, s: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=s), abstract, shardings)
 

@@ -32,6 +32,7 @@ import numpy as np
 
 from codegym_jax.models import kv_cache, qwen
 from codegym_jax.models.config import ModelConfig
+from codegym_jax.rl.batches import bucket
 from codegym_jax.rollout.engine import GenerateResult, SamplingParams
 from codegym_jax.rollout.sampling import sample_next
 
@@ -45,13 +46,6 @@ class _Request:
     future: Future
     tokens: list[int] = dataclasses.field(default_factory=list)
     logprobs: list[float] = dataclasses.field(default_factory=list)
-
-
-def _bucket(n: int, minimum: int, maximum: int) -> int:
-    size = minimum
-    while size < n:
-        size *= 2
-    return min(size, maximum)
 
 
 class JaxSampler:
@@ -214,8 +208,8 @@ class JaxSampler:
             return cache
         # the last prompt token is fed by the first decode step, which samples after it
         longest = max(len(r.prompt) - 1 - start for _, r, start in admitted)
-        length = _bucket(max(longest, 1), 16, self.max_len)
-        rows = _bucket(len(admitted), 1, self.max_batch)
+        length = bucket(max(longest, 1), 16, self.max_len)
+        rows = bucket(len(admitted), 1, self.max_batch)
         tokens = np.zeros((rows, length), np.int32)
         segments = np.zeros((rows, length), np.int32)
         starts = np.zeros(rows, np.int32)
