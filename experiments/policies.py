@@ -12,9 +12,10 @@ from typing import Any
 
 import jax
 
-from codegym_jax.checkpoint import Checkpointer
+from codegym_jax.checkpoint import Checkpointer, export_hf
 from codegym_jax.models.config import ModelConfig as ArchConfig
 from codegym_jax.rl import learner
+from codegym_jax.rollout import tokenizer as tokenizer_lib
 from experiments.config import ExperimentConfig
 
 TRAINING_STAGES = ("sft", "rl", "sft_baseline")
@@ -48,6 +49,18 @@ def mark_done(out_dir: pathlib.Path, stage: str, summary: dict[str, Any]) -> Non
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(summary, indent=2) + "\n")
     tmp.replace(path)
+
+
+def export_final(config: ExperimentConfig, out_dir: pathlib.Path, stage: str, arch: ArchConfig,
+                 state: learner.TrainState, tokenizer) -> pathlib.Path | None:
+    """The finished stage's params and tokenizer as an HF folder `<run dir>/hf/<stage>` (when
+    checkpoint.export_hf): loadable by transformers, SGLang, or a later run's model.hf_path."""
+    if not config.checkpoint.export_hf:
+        return None
+    hf_dir = out_dir / "hf" / stage
+    export_hf(hf_dir, arch, state)
+    tokenizer_lib.save(tokenizer, hf_dir)
+    return hf_dir
 
 
 def load_final_state(config: ExperimentConfig, out_dir: pathlib.Path, stage: str, arch: ArchConfig,

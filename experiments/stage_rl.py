@@ -22,12 +22,10 @@ import jax.numpy as jnp
 import numpy as np
 from tqdm import tqdm
 
-from codegym_jax.checkpoint import export_hf
 from codegym_jax.evaluation import episode_tasks, eval_subset
 from codegym_jax.metrics import MetricsWriter
 from codegym_jax.rl import advantages, batches, learner
 from codegym_jax.rollout.agent_loop import run_groups
-from codegym_jax.rollout import tokenizer as tokenizer_lib
 from codegym_jax.samples import write_samples
 from experiments import policies, runtime
 from experiments.config import ExperimentConfig
@@ -200,10 +198,7 @@ def run_rl(config: ExperimentConfig, out_dir: pathlib.Path) -> dict:
         episodes_bar.close()
     ckpt.close()
     writer.close()
-    if config.checkpoint.export_hf:
-        hf_dir = out_dir / "hf" / "rl"
-        export_hf(hf_dir, arch, state)
-        tokenizer_lib.save(tokenizer, hf_dir)
+    policies.export_final(config, out_dir, "rl", arch, state, tokenizer)
     summary = {"steps": step, "train_wall_s": train_wall}
     policies.mark_done(out_dir, "rl", summary)
     print(f"rl: {step} steps, {train_wall:.0f} s of training")

@@ -132,6 +132,7 @@ def run_sft(config: ExperimentConfig, out_dir: pathlib.Path, stage: str = "sft")
         ckpt.save(step, state, {"step": step, "elapsed_s": elapsed})
     ckpt.close()
     writer.close()
+    policies.export_final(config, out_dir, stage, arch, state, tokenizer)
     summary = {"steps": step, "steps_this_stage": step - first_step, "wall_s": elapsed,
                "transcripts": len(transcripts)}
     policies.mark_done(out_dir, stage, summary)

@@ -80,5 +80,16 @@ def test_sft_rl_eval_killed_and_resumed(tmp_path):
             result = json.loads((run_dir / "eval" / f"{policy}_{split}.json").read_text())
             assert result["episodes"] == 2 and 0.0 <= result["success"] <= 1.0
     assert list((run_dir / "samples").glob("rl_step*.md")) and list((run_dir / "plots").glob("*.png"))
-    assert (run_dir / "hf" / "rl" / "config.json").exists() and (run_dir / "tensorboard").is_dir()
+    for stage in ("sft", "rl", "sft_baseline"):
+        assert (run_dir / "hf" / stage / "config.json").exists(), stage
+    assert (run_dir / "tensorboard").is_dir()
     assert (run_dir / "config.json").exists()
+
+    # The loss-by-role diagnostic on the same run: one table per kept SFT checkpoint.
+    diag = [sys.executable, str(REPO / "experiments" / "loss_by_role.py"), str(run_dir), "--num-tasks", "2"]
+    shown = subprocess.run(diag, cwd=REPO, env=env(), capture_output=True, text=True, timeout=300)
+    assert shown.returncode == 0, shown.stderr[-3000:]
+    assert shown.stdout.count("sft step") == 3 and "| tool name |" in shown.stdout, shown.stdout
+    missing = subprocess.run(diag + ["--steps", "999"], cwd=REPO, env=env(), capture_output=True, text=True,
+                             timeout=300)
+    assert missing.returncode != 0 and "no sft checkpoint at steps [999]" in missing.stderr
