@@ -43,6 +43,16 @@ def env_files(config: ExperimentConfig) -> dict[str, pathlib.Path]:
     return {name: path for name, path in files.items() if name in wanted}
 
 
+def splits_needed(config: ExperimentConfig) -> list[str]:
+    """The task splits the configured stages read: train for any training stage, the eval
+    splits for the eval stage and for the RL stage's periodic evals."""
+    stages = set(config.train.stages)
+    needed = ["train"] if stages & {"sft", "rl", "sft_baseline"} else []
+    if "eval" in stages or ("rl" in stages and config.eval.every_steps):
+        needed += [s for s in config.eval.splits if s not in needed]
+    return needed
+
+
 def run_data_stage(config: ExperimentConfig, out_dir: pathlib.Path) -> dict[str, pathlib.Path]:
     """Builds the task files unless all of them already exist (a rerun reuses them)."""
     folder = task_dir(config, out_dir)
@@ -59,6 +69,13 @@ def run_data_stage(config: ExperimentConfig, out_dir: pathlib.Path) -> dict[str,
     )
     with SandboxPool(num_workers=config.sandbox.num_workers, limits=config.sandbox.limits) as pool:
         tasks = build_tasks(pool, env_files(config), opts)
+    empty = [split for split in splits_needed(config) if not tasks[split]]
+    if empty:
+        raise ValueError(
+            f"data stage: no task instances for split(s) {empty}, which the stages {list(config.train.stages)} "
+            f"need: the oracle-length filter (data.min_oracle_steps={d.min_oracle_steps}, "
+            f"data.max_oracle_steps={d.max_oracle_steps}) kept none of the {list(d.difficulties)} instances "
+            f"generated; widen the filter, add difficulties, or raise data.train_per_env / data.val_per_env")
     paths = write_task_files(folder, tasks)
     for split, p in paths.items():
         envs = len({t.env_name for t in tasks[split]})

@@ -198,6 +198,21 @@ def test_run_py_data_stage_builds_then_reuses_task_files(tmp_path):
     assert second.returncode == 0 and "(reused)" in second.stdout
 
 
+def test_run_py_data_stage_refuses_an_empty_split_a_later_stage_needs(tmp_path):
+    run_dir = tmp_path / "run"
+    cmd = [
+        sys.executable, str(ROOT / "experiments" / "run.py"),
+        "--config", str(CONFIG_DIR / "tiny_cpu.py"), "--set", f"logging.run_dir={run_dir}",
+        "--set", "train.stages=data,sft", "--set", "data.train_per_env=1", "--set", "data.val_per_env=1",
+        "--set", "data.difficulties=easy", "--set", "data.max_oracle_steps=2",
+    ]
+    out = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path)
+    assert out.returncode != 0
+    assert "no task instances for split(s) ['train']" in out.stderr
+    assert "data.max_oracle_steps=2" in out.stderr
+    assert not (run_dir / "tasks" / "train.jsonl").exists()  # nothing half-built is left to be reused
+
+
 def test_run_py_bad_override_exits_with_message(tmp_path):
     out = subprocess.run(
         [sys.executable, str(ROOT / "experiments" / "run.py"), "--config",
