@@ -38,11 +38,20 @@ def _value_span(start: int, end: int, value) -> tuple[int, int]:
 
 def call_roles(text: str) -> list[tuple[int, int, str]]:
     """Character spans [start, end) of the tool name and of each argument value in one call's
-    text (either tool-call format); everything outside them is call syntax."""
-    spans = []
+    text (either tool-call format); everything outside them is call syntax. Malformed text
+    (a sampled turn) gives the spans found before the first thing that does not parse."""
+    spans: list[tuple[int, int, str]] = []
+    try:
+        _scan_call(text, spans)
+    except json.JSONDecodeError:
+        pass
+    return spans
+
+
+def _scan_call(text: str, spans: list[tuple[int, int, str]]) -> None:
     name_at = text.find('"name": ')
     if name_at < 0:
-        return spans
+        return
     decoder = json.JSONDecoder()
     start = name_at + len('"name": ')
     name, end = decoder.raw_decode(text, start)
@@ -52,19 +61,19 @@ def call_roles(text: str) -> list[tuple[int, int, str]]:
         if at >= 0:
             break
     else:
-        return spans
+        return
     i = at + len(key)
     if text[i:i + 1] != "{":
-        return spans
+        return
     i += 1
     while True:
         while text[i:i + 1] in (" ", ","):
             i += 1
         if text[i:i + 1] != '"':
-            return spans
+            return
         arg, i = decoder.raw_decode(text, i)
         if text[i:i + 2] != ": ":
-            return spans
+            return
         value_start = i + 2
         value, i = decoder.raw_decode(text, value_start)
         spans.append((*_value_span(value_start, i, value), f"arg:{arg}"))

@@ -32,6 +32,9 @@ def test_call_roles_cover_the_name_and_each_value_exactly(fmt):
 def test_call_roles_of_text_that_is_not_a_call():
     assert call_roles("I think the answer is 4") == []
     assert call_roles('[{"name": "Done", "parameters": "oops"}]') == [(11, 15, TOOL_NAME)]
+    broken = '[{"name": "Done", "parameters": {"answer": tru, "b": 1}}]'
+    assert call_roles(broken) == [(11, 15, TOOL_NAME)]
+    assert call_roles('[{"name": "Do') == []
 
 
 def test_token_roles_label_every_sampled_token_of_an_oracle_transcript():
