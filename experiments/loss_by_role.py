@@ -44,7 +44,7 @@ def call_roles(text: str) -> list[tuple[int, int, str]]:
     try:
         _scan_call(text, spans)
     except json.JSONDecodeError:
-        pass
+        return spans  # a malformed call: the spans found so far
     return spans
 
 
@@ -89,11 +89,8 @@ def token_roles(tokenizer, trajectory: Trajectory) -> list[str | None]:
         offset = 0
         for k, piece in enumerate(pieces):
             first = offset + len(piece) - len(piece.lstrip())
-            if piece.strip():
-                role = next((r for s, e, r in spans if s <= first < e), SYNTAX)
-            else:
-                role = SYNTAX
-            roles[begin + k] = role
+            inside = (r for s, e, r in spans if s <= first < e)
+            roles[begin + k] = next(inside, SYNTAX) if piece.strip() else SYNTAX
             offset += len(piece)
     return roles
 

@@ -7,6 +7,7 @@ from codegym_jax.envs.build_tasks import BuildOptions, build_tasks, write_task_f
 from codegym_jax.envs.library import library_env_files
 from codegym_jax.envs.tasks import read_tasks
 from experiments.config import ExperimentConfig
+from experiments.policies import TRAINING_STAGES
 from experiments.runtime import SPLITS, task_dir
 from experiments.stage_eval import run_eval
 from experiments.stage_rl import run_rl
@@ -47,7 +48,7 @@ def splits_needed(config: ExperimentConfig) -> list[str]:
     """The task splits the configured stages read: train for any training stage, the eval
     splits for the eval stage and for the RL stage's periodic evals."""
     stages = set(config.train.stages)
-    needed = ["train"] if stages & {"sft", "rl", "sft_baseline"} else []
+    needed = ["train"] if stages & set(TRAINING_STAGES) else []
     if "eval" in stages or ("rl" in stages and config.eval.every_steps):
         needed += [s for s in config.eval.splits if s not in needed]
     return needed

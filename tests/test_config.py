@@ -181,14 +181,17 @@ def test_run_py_prints_and_saves_resolved_config_and_reruns_from_json(tmp_path):
     assert C.load_config(saved) == first
 
 
+def data_stage_command(run_dir, stages: str, max_oracle_steps: int) -> list[str]:
+    """run.py with one easy instance per env and split, through the given stages."""
+    sets = [f"logging.run_dir={run_dir}", f"train.stages={stages}", "data.train_per_env=1",
+            "data.val_per_env=1", "data.difficulties=easy", f"data.max_oracle_steps={max_oracle_steps}"]
+    return [sys.executable, str(ROOT / "experiments" / "run.py"), "--config", str(CONFIG_DIR / "tiny_cpu.py"),
+            *[a for s in sets for a in ("--set", s)]]
+
+
 def test_run_py_data_stage_builds_then_reuses_task_files(tmp_path):
     run_dir = tmp_path / "run"
-    cmd = [
-        sys.executable, str(ROOT / "experiments" / "run.py"),
-        "--config", str(CONFIG_DIR / "tiny_cpu.py"), "--set", f"logging.run_dir={run_dir}",
-        "--set", "train.stages=data", "--set", "data.train_per_env=1", "--set", "data.val_per_env=1",
-        "--set", "data.difficulties=easy", "--set", "data.max_oracle_steps=256",
-    ]
+    cmd = data_stage_command(run_dir, "data", 256)
     first = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path)
     assert first.returncode == 0, first.stderr
     for split in ("train", "val_seen", "val"):
@@ -200,13 +203,8 @@ def test_run_py_data_stage_builds_then_reuses_task_files(tmp_path):
 
 def test_run_py_data_stage_refuses_an_empty_split_a_later_stage_needs(tmp_path):
     run_dir = tmp_path / "run"
-    cmd = [
-        sys.executable, str(ROOT / "experiments" / "run.py"),
-        "--config", str(CONFIG_DIR / "tiny_cpu.py"), "--set", f"logging.run_dir={run_dir}",
-        "--set", "train.stages=data,sft", "--set", "data.train_per_env=1", "--set", "data.val_per_env=1",
-        "--set", "data.difficulties=easy", "--set", "data.max_oracle_steps=2",
-    ]
-    out = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path)
+    out = subprocess.run(data_stage_command(run_dir, "data,sft", 2), capture_output=True, text=True,
+                         cwd=tmp_path)
     assert out.returncode != 0
     assert "no task instances for split(s) ['train']" in out.stderr
     assert "data.max_oracle_steps=2" in out.stderr
