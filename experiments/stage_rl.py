@@ -6,7 +6,9 @@ drop groups without signal (dynamic sampling), recompute old log-probs, split th
 mini-batches of `train.mini_batch_size` (one optimizer update each), then hand the new params to
 the engine. With `train.one_step_off_policy` the next step's rollouts are sampled while this
 step trains (with the params before this step's updates); the recomputed old log-probs and
-`algorithm.loss.tis_cap` correct for the stale sampler.
+`algorithm.loss.tis_cap` correct for the stale sampler. With `algorithm.loss.kl_coef` > 0 the
+loss adds a KL penalty towards the starting (SFT) policy, whose log-probs come from a kept copy
+of its params, per mini-batch.
 """
 from __future__ import annotations
 
@@ -86,6 +88,11 @@ def run_rl(config: ExperimentConfig, out_dir: pathlib.Path) -> dict:
     state, shardings = learner.init_train_state(arch, optimizer, jax.random.key(t.seed + 1), mesh,
                                                 params=start_params)
     del start_params
+    # The KL penalty's reference policy: the starting params (also on resume), in buffers of
+    # their own because the train step donates the state's.
+    ref_params = None
+    if config.algorithm.loss.kl_coef:
+        ref_params = jax.jit(lambda p: jax.tree.map(jnp.copy, p), out_shardings=shardings.params)(state.params)
     ckpt = policies.make_checkpointer(config, out_dir, "rl")
     step, train_wall = 0, 0.0
     if ckpt.latest_step() is not None:
@@ -156,6 +163,8 @@ def run_rl(config: ExperimentConfig, out_dir: pathlib.Path) -> dict:
                                          ecfg.max_total_tokens)
                     if config.algorithm.old_logprobs == "recompute":
                         b["old_logprobs_BxL"] = logprob_fn(state.params, b)
+                    if ref_params is not None:
+                        b["ref_logprobs_BxL"] = logprob_fn(ref_params, b)
                     mini.append(b)
                 for b in mini:
                     state, m = train_step_for(b["tokens_BxL"].shape[0])(state, b)

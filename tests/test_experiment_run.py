@@ -22,6 +22,7 @@ OVERRIDES = [
     "rollout.group_size=4", "rollout.max_new_tokens_per_turn=24", "rollout.sampler_slots=8",
     "train.sft_steps=4", "train.sft_batch_size=4", "train.rl_steps=4", "train.tasks_per_step=2",
     "train.mini_batch_size=4", "train.micro_batch_size=4",
+    "algorithm.loss.kl_coef=0.05", "algorithm.dynamic_sampling=false",
     "eval.num_tasks=2", "eval.samples_per_task=1", "eval.pass_k=1", "eval.every_steps=2", "checkpoint.every_steps=1", "logging.progress_bars=false",
 ]
 
@@ -70,6 +71,11 @@ def test_sft_rl_eval_killed_and_resumed(tmp_path):
 
     rows = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
     assert {r["step"] for r in rows if "rl/reward_mean" in r} == {1, 2, 3, 4}
+    # Every update carried the KL penalty against the SFT policy (k3: never below zero). Without
+    # dynamic sampling every step updates, whatever the tiny policy's rewards.
+    updated = [r for r in rows if r.get("rl/updates", 0) > 0]
+    assert {r["step"] for r in updated} == {1, 2, 3, 4}, updated
+    assert all(r["rl/update/kl_ref"] > -1e-6 for r in updated), updated
     assert any("sft/loss" in r for r in rows) and any("sft_baseline/loss" in r for r in rows)
     assert any("eval_val/success" in r for r in rows) and any("eval_val_seen/success" in r for r in rows)
     table = (run_dir / "eval" / "summary.md").read_text()
