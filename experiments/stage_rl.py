@@ -92,7 +92,8 @@ def run_rl(config: ExperimentConfig, out_dir: pathlib.Path) -> dict:
     # their own because the train step donates the state's.
     ref_params = None
     if config.algorithm.loss.kl_coef:
-        ref_params = jax.jit(lambda p: jax.tree.map(jnp.copy, p), out_shardings=shardings.params)(state.params)
+        copy_params = jax.jit(lambda p: jax.tree.map(jnp.copy, p), out_shardings=shardings.params)
+        ref_params = copy_params(state.params)
     ckpt = policies.make_checkpointer(config, out_dir, "rl")
     step, train_wall = 0, 0.0
     if ckpt.latest_step() is not None:
