@@ -67,6 +67,11 @@ def periodic_eval(config, engine, pool, tokenizer, eval_sets, writer, step) -> d
     return row
 
 
+def copied(params):
+    """Params in new buffers (same shardings), safe to hold across a step that donates the state."""
+    return jax.tree.map(jnp.copy, params)
+
+
 def run_rl(config: ExperimentConfig, out_dir: pathlib.Path) -> dict:
     done = policies.stage_done(out_dir, "rl")
     if done is not None:
@@ -90,10 +95,7 @@ def run_rl(config: ExperimentConfig, out_dir: pathlib.Path) -> dict:
     del start_params
     # The KL penalty's reference policy: the starting params (also on resume), in buffers of
     # their own because the train step donates the state's.
-    ref_params = None
-    if config.algorithm.loss.kl_coef:
-        copy_params = jax.jit(lambda p: jax.tree.map(jnp.copy, p), out_shardings=shardings.params)
-        ref_params = copy_params(state.params)
+    ref_params = copied(state.params) if config.algorithm.loss.kl_coef else None
     ckpt = policies.make_checkpointer(config, out_dir, "rl")
     step, train_wall = 0, 0.0
     if ckpt.latest_step() is not None:
@@ -121,7 +123,7 @@ def run_rl(config: ExperimentConfig, out_dir: pathlib.Path) -> dict:
     copy_for_engine = t.one_step_off_policy and r.engine == "jax"
 
     def engine_params(params):
-        return jax.tree.map(jnp.copy, params) if copy_for_engine else params
+        return copied(params) if copy_for_engine else params
 
     writer = MetricsWriter(out_dir, tensorboard=config.logging.tensorboard)
     bar = tqdm(total=t.rl_steps, initial=step, desc="rl", unit="step", file=sys.stderr,
