@@ -17,8 +17,6 @@ OVERRIDES = [
     "name=e2e",
     'data.train_envs=["MaxSubarrayEnv","JumpGameEnv"]', 'data.heldout_envs=["MeetingRoomsEnv"]',
     "data.train_per_env=4", "data.val_per_env=2", "data.max_oracle_steps=40",
-    "model.hidden_size=32", "model.intermediate_size=64", "model.num_heads=2", "model.num_kv_heads=1",
-    "model.head_dim=16",
     "rollout.group_size=4", "rollout.max_new_tokens_per_turn=24", "rollout.sampler_slots=8",
     "train.sft_steps=4", "train.sft_batch_size=4", "train.rl_steps=4", "train.tasks_per_step=2",
     "train.mini_batch_size=4", "train.micro_batch_size=4",

@@ -1,0 +1,87 @@
+"""The shipped base model of the README default: it is what its recipe says, it never saw the
+environments the default trains or evaluates on, and it already writes tool calls."""
+from __future__ import annotations
+
+import pathlib
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from codegym_jax.envs.library import library_env_files
+from codegym_jax.envs.tool_docs import extract_env_spec
+from codegym_jax.models import qwen
+from codegym_jax.models.config import model_config_from_hf
+from codegym_jax.models.hf_io import load_hf_model
+from codegym_jax.rl.logprobs import logprobs_from_logits
+from codegym_jax.rollout import tokenizer as tk
+from codegym_jax.rollout.agent_loop import EpisodeConfig, EpisodeTask
+from codegym_jax.rollout.oracle_transcripts import oracle_trajectory
+from experiments.configs import tiny_base, tiny_cpu
+from experiments.loss_by_role import SYNTAX, token_roles
+
+BASE_DIR = pathlib.Path(tiny_cpu.BASE_MODEL_DIR)
+
+
+def test_readme_default_starts_from_the_shipped_base():
+    assert tiny_cpu.get_config().model.hf_path == str(BASE_DIR)
+    assert (BASE_DIR / "model.safetensors").is_file() and (BASE_DIR / "config.json").is_file()
+
+
+def test_shipped_base_has_its_recipes_architecture_and_the_shipped_tokenizer():
+    recipe = tiny_base.get_config().model
+    arch = model_config_from_hf(BASE_DIR)
+    assert (arch.hidden_size, arch.intermediate_size, arch.num_layers, arch.num_heads, arch.num_kv_heads,
+            arch.head_dim) == (recipe.hidden_size, recipe.intermediate_size, recipe.num_layers,
+                               recipe.num_heads, recipe.num_kv_heads, recipe.head_dim)
+    assert arch.vocab_size == 2048 and arch.tie_word_embeddings
+    for name in ("tokenizer.json", "chat_template.jinja"):
+        assert (BASE_DIR / name).read_bytes() == (tk.SHIPPED_DIR / name).read_bytes(), name
+    shipped, base = tk.load(str(tk.SHIPPED_DIR)), tk.load(str(BASE_DIR))
+    assert (base.eos_token, base.pad_token) == (shipped.eos_token, shipped.pad_token)
+
+
+def test_base_never_saw_what_the_default_trains_or_evaluates_on():
+    default = tiny_cpu.get_config().data
+    base = tiny_base.get_config().data
+    library = set(library_env_files())
+    assert set(base.train_envs) <= library
+    assert not set(base.train_envs) & (set(default.train_envs) | set(default.heldout_envs))
+    assert base.heldout_envs == default.heldout_envs
+
+
+def _lcp_transcript(tokenizer):
+    source = library_env_files()["LongestCommonPrefixEnv"].read_text()
+    task = EpisodeTask(source, 'LongestCommonPrefixEnv@{"strings": ["cab", "cb"]}',
+                       extract_env_spec(source).task_description)
+    actions = [{"name": "Observe", "parameters": {}},
+               {"name": "CharAt", "parameters": {"string_index": 0, "position": 0}},
+               {"name": "CharAt", "parameters": {"string_index": 1, "position": 0}},
+               {"name": "ExtendPrefix", "parameters": {"char": "c"}},
+               {"name": "Done", "parameters": {"answer": "c"}}]
+    observations = ['{"strings": 2, "prefix": ""}', '"c"', '"c"', '"c"', "done"]
+    return oracle_trajectory(tokenizer, task, actions, observations, EpisodeConfig(tool_docs="compact"))
+
+
+def _syntax_nll(params, arch, traj, roles):
+    tokens = jnp.asarray(traj.tokens, jnp.int32)[None]
+    logits, _ = qwen.forward(params, arch, tokens[:, :-1], jnp.arange(tokens.shape[1] - 1)[None])
+    logp, _ = logprobs_from_logits(logits, tokens[:, 1:])
+    nll = -np.asarray(logp[0])
+    return np.array([nll[t - 1] for t, role in enumerate(roles) if role == SYNTAX])
+
+
+def test_base_writes_the_call_syntax_of_an_environment_it_never_saw():
+    """What the base brings: the call format. On an oracle transcript of the default's training
+    environment, the base predicts most syntax tokens (all but the parameter names, which are new to it); the same architecture at its random
+    init predicts none."""
+    tokenizer = tk.load(str(BASE_DIR))
+    arch, params = load_hf_model(BASE_DIR)
+    traj = _lcp_transcript(tokenizer)
+    roles = token_roles(tokenizer, traj)
+    base = _syntax_nll(params, arch, traj, roles)
+    random_init = _syntax_nll(qwen.init_params(arch, jax.random.PRNGKey(0)), arch, traj, roles)
+    assert base.size > 80
+    assert np.mean(base <= np.log(2.0)) > 0.7, f"base predicts {np.mean(base <= np.log(2.0)):.0%} of syntax"
+    assert np.mean(random_init <= np.log(2.0)) < 0.05
+    assert np.median(base) < 0.01 < 5.0 < np.median(random_init)
