@@ -6,14 +6,11 @@ import json
 import numpy as np
 import pytest
 
-from codegym_jax.envs.library import library_env_files
-from codegym_jax.envs.tool_docs import extract_env_spec
 from codegym_jax.rollout import tokenizer as tk
-from codegym_jax.rollout.agent_loop import EpisodeConfig, EpisodeTask
 from codegym_jax.rollout.chat_format import decode
-from codegym_jax.rollout.oracle_transcripts import oracle_trajectory
 from codegym_jax.rollout.tool_calls import format_call
 from experiments.loss_by_role import SYNTAX, TOOL_NAME, call_roles, loss_by_role, token_roles
+from transcript_fixtures import library_transcript
 
 
 @pytest.mark.parametrize("fmt", ["codegym", "native"])
@@ -39,14 +36,11 @@ def test_call_roles_of_text_that_is_not_a_call():
 
 def test_token_roles_label_every_sampled_token_of_an_oracle_transcript():
     tokenizer = tk.load(str(tk.SHIPPED_DIR))
-    source = library_env_files()["LongestCommonPrefixEnv"].read_text()
-    task = EpisodeTask(source, 'LongestCommonPrefixEnv@{"strings": ["ba", "bc"]}',
-                       extract_env_spec(source).task_description)
     actions = [{"name": "CharAt", "parameters": {"string_index": 1, "position": 0}},
                {"name": "ExtendPrefix", "parameters": {"char": "b"}},
                {"name": "Done", "parameters": {"answer": "b"}}]
-    traj = oracle_trajectory(tokenizer, task, actions, ['"b"', '"b"', "done"],
-                             EpisodeConfig(tool_docs="compact"))
+    traj = library_transcript(tokenizer, "LongestCommonPrefixEnv", {"strings": ["ba", "bc"]}, actions,
+                              ['"b"', '"b"', "done"])
     roles = token_roles(tokenizer, traj)
     assert [r is not None for r in roles] == [bool(m) for m in traj.loss_mask]
 

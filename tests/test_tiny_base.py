@@ -9,16 +9,14 @@ import jax.numpy as jnp
 import numpy as np
 
 from codegym_jax.envs.library import library_env_files
-from codegym_jax.envs.tool_docs import extract_env_spec
 from codegym_jax.models import qwen
 from codegym_jax.models.config import model_config_from_hf
 from codegym_jax.models.hf_io import load_hf_model
 from codegym_jax.rl.logprobs import logprobs_from_logits
 from codegym_jax.rollout import tokenizer as tk
-from codegym_jax.rollout.agent_loop import EpisodeConfig, EpisodeTask
-from codegym_jax.rollout.oracle_transcripts import oracle_trajectory
 from experiments.configs import tiny_base, tiny_cpu
 from experiments.loss_by_role import SYNTAX, token_roles
+from transcript_fixtures import library_transcript
 
 BASE_DIR = pathlib.Path(tiny_cpu.BASE_MODEL_DIR)
 
@@ -51,16 +49,14 @@ def test_base_never_saw_what_the_default_trains_or_evaluates_on():
 
 
 def _lcp_transcript(tokenizer):
-    source = library_env_files()["LongestCommonPrefixEnv"].read_text()
-    task = EpisodeTask(source, 'LongestCommonPrefixEnv@{"strings": ["cab", "cb"]}',
-                       extract_env_spec(source).task_description)
     actions = [{"name": "Observe", "parameters": {}},
                {"name": "CharAt", "parameters": {"string_index": 0, "position": 0}},
                {"name": "CharAt", "parameters": {"string_index": 1, "position": 0}},
                {"name": "ExtendPrefix", "parameters": {"char": "c"}},
                {"name": "Done", "parameters": {"answer": "c"}}]
     observations = ['{"strings": 2, "prefix": ""}', '"c"', '"c"', '"c"', "done"]
-    return oracle_trajectory(tokenizer, task, actions, observations, EpisodeConfig(tool_docs="compact"))
+    return library_transcript(tokenizer, "LongestCommonPrefixEnv", {"strings": ["cab", "cb"]}, actions,
+                              observations)
 
 
 def _syntax_nll(params, arch, traj, roles):
@@ -73,8 +69,8 @@ def _syntax_nll(params, arch, traj, roles):
 
 def test_base_writes_the_call_syntax_of_an_environment_it_never_saw():
     """What the base brings: the call format. On an oracle transcript of the default's training
-    environment, the base predicts most syntax tokens (all but the parameter names, which are new to it); the same architecture at its random
-    init predicts none."""
+    environment, the base predicts most syntax tokens (all but the parameter names, which are new
+    to it); the same architecture at its random init predicts none."""
     tokenizer = tk.load(str(BASE_DIR))
     arch, params = load_hf_model(BASE_DIR)
     traj = _lcp_transcript(tokenizer)
