@@ -5,14 +5,13 @@ from __future__ import annotations
 import pathlib
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 from codegym_jax.envs.library import library_env_files
 from codegym_jax.models import qwen
 from codegym_jax.models.config import model_config_from_hf
 from codegym_jax.models.hf_io import load_hf_model
-from codegym_jax.rl.logprobs import logprobs_from_logits
+from codegym_jax.rl import batches, learner
 from codegym_jax.rollout import tokenizer as tk
 from experiments.configs import tiny_base, tiny_cpu
 from experiments.loss_by_role import SYNTAX, token_roles
@@ -60,11 +59,10 @@ def _lcp_transcript(tokenizer):
 
 
 def _syntax_nll(params, arch, traj, roles):
-    tokens = jnp.asarray(traj.tokens, jnp.int32)[None]
-    logits, _ = qwen.forward(params, arch, tokens[:, :-1], jnp.arange(tokens.shape[1] - 1)[None])
-    logp, _ = logprobs_from_logits(logits, tokens[:, 1:])
-    nll = -np.asarray(logp[0])
-    return np.array([nll[t - 1] for t, role in enumerate(roles) if role == SYNTAX])
+    """NLL of each syntax token, by the learner's own log-prob function."""
+    logp_1xT, _ = learner.token_logprobs(params, arch, batches.trajectory_batch([traj]))
+    nll_L = -np.concatenate([[0.0], np.asarray(logp_1xT[0])])  # token t's NLL at index t
+    return nll_L[[t for t, role in enumerate(roles) if role == SYNTAX]]
 
 
 def test_base_writes_the_call_syntax_of_an_environment_it_never_saw():
