@@ -1,7 +1,8 @@
 """The eval stage: every policy the run has (initial, sft, rl, sft_baseline) on every eval split.
 
-Results go to `<run dir>/eval/<policy>_<split>.json` (a rerun reuses them), sampled episodes to
-`samples/`, and the summary table to stdout and `eval/summary.md`.
+Results go to `<run dir>/eval/<policy>_<split>.json` (a rerun reuses them), one row per episode
+to `eval/<policy>_<split>_episodes.jsonl`, sampled episodes to `samples/`, and the summary table
+to stdout and `eval/summary.md`.
 """
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import sys
 
 from tqdm import tqdm
 
-from codegym_jax.evaluation import eval_subset, evaluate
+from codegym_jax.evaluation import episode_records, eval_subset, evaluate
 from codegym_jax.samples import write_samples
 from experiments import policies, runtime
 from experiments.config import ExperimentConfig
@@ -28,6 +29,10 @@ POLICY_LABELS = {
 
 def result_path(out_dir: pathlib.Path, policy: str, split: str) -> pathlib.Path:
     return out_dir / "eval" / f"{policy}_{split}.json"
+
+
+def episodes_path(out_dir: pathlib.Path, policy: str, split: str) -> pathlib.Path:
+    return out_dir / "eval" / f"{policy}_{split}_episodes.jsonl"
 
 
 def summary_table(results: dict[tuple[str, str], dict], splits, pass_k) -> str:
@@ -96,6 +101,8 @@ def run_eval(config: ExperimentConfig, out_dir: pathlib.Path) -> dict:
                 bar.close()
                 path = result_path(out_dir, policy, split)
                 path.parent.mkdir(parents=True, exist_ok=True)
+                rows = episode_records(tasks, trajectories, ev.samples_per_task)
+                episodes_path(out_dir, policy, split).write_text("".join(json.dumps(r) + "\n" for r in rows))
                 path.write_text(json.dumps(summary, indent=2) + "\n")
                 write_samples(out_dir, f"eval_{policy}_{split}", 0, trajectories, config.logging.samples_per_step)
                 results[(policy, split)] = summary

@@ -8,7 +8,7 @@ import pytest
 
 from codegym_jax.envs.library import library_env_files
 from codegym_jax.envs.tasks import TaskInstance
-from codegym_jax.evaluation import eval_subset, evaluate, pass_at_k, summarize
+from codegym_jax.evaluation import episode_records, eval_subset, evaluate, pass_at_k, summarize
 from codegym_jax.rollout import tokenizer as tokenizer_lib
 from codegym_jax.rollout.agent_loop import EpisodeConfig
 from codegym_jax.rollout.chat_format import TokenBuffer, turn_end_token_id
@@ -120,7 +120,19 @@ def test_evaluate_scores_an_oracle_policy_fully_and_a_babbler_zero():
         assert summary["solved_tool_calls_over_oracle"] == 1.0
         assert summary["by_env"]["MaxSubarrayEnv"] == {"success": 1.0, "episodes": 2}
         assert len(seen) == 6 and all(t.termination == "done" for t in trajs)
+        rows = episode_records(tasks, trajs, 2)
+        assert [(r["task"], r["sample"], r["env_name"]) for r in rows] == [
+            (i, j, t.env_name) for i, t in enumerate(tasks) for j in range(2)]
+        for r in rows:
+            # The last action is the oracle's Done call, answered after the last observation.
+            assert r["reward"] == 1.0 and r["termination"] == "done" and r["tool_calls"] == r["oracle_steps"]
+            assert '"Done"' in r["last_action"] and r["last_observation"], r
+            assert r["sampled_tokens"] < r["tokens"]
+        with pytest.raises(ValueError, match="5 trajectories for 3 tasks x 2 samples"):
+            episode_records(tasks, trajs[:5], 2)
         summary, trajs = evaluate(Babbler(tokenizer, scripts), AsyncSandbox(pool), tokenizer, tasks, cfg,
                                   SamplingParams(temperature=0.0))
         assert summary["success"] == 0.0 and summary["termination_parse_error"] == 1.0
         assert summary["tool_calls_mean"] == 0.0 and math.isclose(summary["pass@1"], 0.0)
+        rows = episode_records(tasks, trajs, 1)
+        assert all(r["termination"] == "parse_error" and "42" in r["last_action"] for r in rows), rows

@@ -83,6 +83,9 @@ def test_sft_rl_eval_killed_and_resumed(tmp_path):
         for split in ("val_seen", "val"):
             result = json.loads((run_dir / "eval" / f"{policy}_{split}.json").read_text())
             assert result["episodes"] == 2 and 0.0 <= result["success"] <= 1.0
+            rows = [json.loads(line) for line in
+                    (run_dir / "eval" / f"{policy}_{split}_episodes.jsonl").read_text().splitlines()]
+            assert len(rows) == 2 and sum(r["reward"] for r in rows) / 2 == result["success"], rows
     assert list((run_dir / "samples").glob("rl_step*.md")) and list((run_dir / "plots").glob("*.png"))
     for stage in ("sft", "rl", "sft_baseline"):
         assert (run_dir / "hf" / stage / "config.json").exists(), stage
