@@ -1,5 +1,5 @@
 """Evaluation of a policy on task instances: success, pass@k, tool calls against the oracle's,
-termination reasons, by difficulty and by environment.
+termination reasons, by difficulty and by environment; and one row per episode.
 
 The same agent loop as training runs the episodes (so eval measures exactly what RL optimises);
 only the sampling differs (eval's temperature, greedy by default).
