@@ -85,8 +85,8 @@ def _last_content(t: Trajectory, role: str) -> str | None:
 def episode_records(tasks: Sequence[TaskInstance], trajectories: Sequence[Trajectory],
                     samples_per_task: int) -> list[dict[str, Any]]:
     """One JSON-able row per episode (grouped as in `summarize`): which task and sample, how it
-    ended, its last action (the `Done` call when it finished) and the last observation before
-    it, so failures can be counted by kind without reading transcripts."""
+    ended, its last action and its last observation (for an episode ending in `Done`, the one
+    the answer followed), so failures can be counted by kind without reading transcripts."""
     if len(trajectories) != len(tasks) * samples_per_task:
         raise ValueError(f"{len(trajectories)} trajectories for {len(tasks)} tasks x {samples_per_task} samples")
     rows = []
@@ -96,7 +96,7 @@ def episode_records(tasks: Sequence[TaskInstance], trajectories: Sequence[Trajec
             "task": i // samples_per_task, "sample": i % samples_per_task, "env_name": task.env_name,
             "env_str": task.env_str, "difficulty": task.difficulty, "reward": float(t.reward),
             "termination": t.termination, "tool_calls": t.num_tool_calls, "oracle_steps": task.oracle_steps,
-            "tokens": int(len(t.tokens)), "sampled_tokens": int(t.num_sampled),
+            "tokens": len(t.tokens), "sampled_tokens": int(t.num_sampled),
             "last_action": _last_content(t, "assistant"), "last_observation": _last_content(t, "tool"),
         })
     return rows
