@@ -172,7 +172,8 @@ class EvalConfig:
     # Tasks per split (a fixed, seeded subset; 0 = all).
     num_tasks: int = 64
     samples_per_task: int = 1
-    # pass@k reported for each k <= samples_per_task (unbiased estimator).
+    # pass@k reported for each k (unbiased estimator); every k must be <= samples_per_task
+    # (`check_config`).
     pass_k: tuple[int, ...] = (1,)
     # 0 = greedy decoding.
     temperature: float = 0.0
@@ -412,6 +413,17 @@ def _replace_path(node: Any, path: list[str], text: str, full_key: str) -> Any:
         return dataclasses.replace(node, **{name: value})
     except (TypeError, ValueError) as e:
         raise ConfigError(f"{full_key}: {e}") from None
+
+
+def check_config(config: ExperimentConfig) -> ExperimentConfig:
+    """Checks that span fields, so no single field's type or override can make them: run on the
+    whole config a run will use, after every override."""
+    ev = config.eval
+    bad = [k for k in ev.pass_k if not 1 <= k <= ev.samples_per_task]
+    if bad:
+        raise ConfigError(f"eval.pass_k={list(ev.pass_k)} holds {bad}, outside 1..eval.samples_per_task="
+                          f"{ev.samples_per_task}: pass@k needs k samples of each task")
+    return config
 
 
 def load_config(path: str | pathlib.Path) -> ExperimentConfig:

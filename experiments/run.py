@@ -39,7 +39,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def resolve_config(config_path: str, overrides: list[str]) -> config_lib.ExperimentConfig:
     config = config_lib.load_config(config_path)
-    return config_lib.apply_overrides(config, overrides)
+    return config_lib.check_config(config_lib.apply_overrides(config, overrides))
 
 
 def enable_compilation_cache() -> None:

@@ -96,6 +96,30 @@ def test_bad_overrides_name_the_key_and_what_is_allowed(override, message):
         C.apply_overrides(C.ExperimentConfig(), [override])
 
 
+def test_pass_k_beyond_the_samples_per_task_is_refused_after_all_overrides():
+    # Overrides apply one at a time, so the check waits for the whole config: lowering
+    # samples_per_task and then pass_k is fine.
+    ok = C.apply_overrides(C.ExperimentConfig(), ["eval.samples_per_task=2", "eval.pass_k=1,2"])
+    assert C.check_config(ok) is ok
+    lowered = C.apply_overrides(ok, ["eval.samples_per_task=1"])
+    with pytest.raises(C.ConfigError, match=r"eval.pass_k=\[1, 2\] holds \[2\], outside 1..eval.samples_per_task=1"):
+        C.check_config(lowered)
+    with pytest.raises(C.ConfigError, match=r"holds \[0\]"):
+        C.check_config(C.apply_overrides(ok, ["eval.pass_k=0,1"]))
+    assert C.check_config(C.apply_overrides(lowered, ["eval.pass_k=1"])).eval.pass_k == (1,)
+
+
+def test_run_py_refuses_an_inconsistent_config_before_writing_anything(tmp_path):
+    run_dir = tmp_path / "run"
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "experiments" / "run.py"), "--config", str(CONFIG_DIR / "tiny_cpu.py"),
+         "--set", f"logging.run_dir={run_dir}", "--set", "eval.samples_per_task=1", "--dry-run"],
+        capture_output=True, text=True, cwd=tmp_path)
+    assert out.returncode == 2
+    assert "config error: eval.pass_k=[1, 2] holds [2]" in out.stderr
+    assert not run_dir.exists()
+
+
 def test_json_round_trip(tmp_path):
     cfg = C.apply_overrides(
         C.ExperimentConfig(), ["name=rt", "eval.pass_k=1,8", "rollout.sglang_urls=http://h:30000"]

@@ -48,6 +48,8 @@ def test_summarize_groups_by_task_difficulty_and_env():
     assert s["by_difficulty"] == {"easy": {"success": 0.5, "episodes": 2}, "hard": {"success": 1.0, "episodes": 2}}
     assert s["solved_tool_calls_over_oracle"] == pytest.approx((1 + 2 + 1) / 3)
     assert s["termination_parse_error"] == 0.25 and s["termination_done"] == 0.75
+    with pytest.raises(ValueError, match="k=4, samples=2"):
+        summarize(tasks, trajs, samples_per_task=2, pass_k=(1, 4))
     with pytest.raises(ValueError, match="3 trajectories for 2 tasks x 2 samples"):
         summarize(tasks, trajs[:3], 2)
 
