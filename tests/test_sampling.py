@@ -61,3 +61,37 @@ def test_greedy_is_argmax_with_untempered_logprob():
     np.testing.assert_array_equal(tokens, logits.argmax(-1))
     ref = logits - np.log(np.exp(logits).sum(-1, keepdims=True))
     np.testing.assert_allclose(logprobs, ref[np.arange(B), logits.argmax(-1)], atol=1e-5)
+
+
+def test_unfiltered_batches_follow_the_tempered_distribution():
+    # No row filters, so the sort is skipped: the frequencies must still be the reference's.
+    rng = np.random.default_rng(5)
+    V, draws = 10, 6000
+    logits = rng.normal(size=(2, V)).astype(np.float32) * 2
+    temperature = jnp.array([1.0, 0.6], jnp.float32)
+    ones, zeros = jnp.ones(2, jnp.float32), jnp.zeros(2, jnp.int32)
+
+    @jax.jit
+    def draw(keys_NxBx2):
+        return jax.vmap(lambda k: sample_next(jnp.asarray(logits), k, temperature, ones, zeros,
+                                              jnp.zeros(2, bool)))(keys_NxBx2)
+
+    tokens, _ = jax.device_get(draw(jax.random.split(jax.random.PRNGKey(2), draws * 2).reshape(draws, 2, 2)))
+    for b in range(2):
+        q, _ = reference_distribution(logits[b].astype(np.float64), float(temperature[b]), 1.0, 0)
+        freq = np.bincount(tokens[:, b], minlength=V) / draws
+        assert np.all(np.abs(freq - q) <= 4.5 * np.sqrt(q * (1 - q) / draws) + 1e-3), (b, freq, q)
+
+
+def test_a_rows_token_does_not_depend_on_the_other_rows_settings():
+    # Row 0 samples unfiltered; whether row 1 uses top-p/top-k (so the batch takes the sorting
+    # branch) must not change row 0's draw for the same key.
+    rng = np.random.default_rng(7)
+    logits = jnp.asarray(rng.normal(size=(2, 64)).astype(np.float32))
+    temperature, greedy = jnp.ones(2), jnp.zeros(2, bool)
+    plain = jax.jit(lambda k: sample_next(logits, k, temperature, jnp.ones(2), jnp.zeros(2, jnp.int32), greedy))
+    mixed = jax.jit(lambda k: sample_next(logits, k, temperature, jnp.array([1.0, 0.5]), jnp.array([0, 5]), greedy))
+    keys = jax.random.split(jax.random.PRNGKey(4), 200 * 2).reshape(200, 2, 2)
+    same = [int(plain(k)[0][0]) == int(mixed(k)[0][0]) for k in keys]
+    assert all(same)
+    assert len({int(plain(k)[0][0]) for k in keys}) > 5  # row 0 really samples
