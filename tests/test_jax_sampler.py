@@ -77,6 +77,28 @@ def test_greedy_matches_transformers_generate(sampler, hf_model):
         assert res.finish_reason == "length"
 
 
+def test_long_sequences_past_the_first_attention_window_match_transformers(model, hf_model):
+    # Decode chunks attend over the first 128 cache slots until the furthest running slot
+    # passes them, then over 256: sequences of 170+ tokens cross that boundary, side by side
+    # with a shorter one whose slot never needs the wider window.
+    import torch
+
+    cfg, params = model
+    prompts = [PROMPTS[2], PROMPTS[0], PROMPTS[3]]
+    new = [150, 40, 160]
+    with JaxSampler(cfg, params, max_batch=3, max_len=256, decode_chunk=8) as s:
+        futures = [s.submit(p, SamplingParams(max_new_tokens=n, greedy=True)) for p, n in zip(prompts, new)]
+        results = [f.result() for f in futures]
+    for prompt, n, res in zip(prompts, new, results):
+        with torch.no_grad():
+            out = hf_model.generate(torch.tensor([prompt]), max_new_tokens=n, do_sample=False,
+                                    attention_mask=torch.ones(1, len(prompt), dtype=torch.long),
+                                    eos_token_id=None, pad_token_id=0)
+        assert list(res.token_ids) == out[0, len(prompt):].tolist(), prompt
+        ref = learner_logprobs(cfg, params, list(prompt) + list(res.token_ids))[len(prompt) - 1:]
+        np.testing.assert_allclose(res.logprobs, ref, atol=1e-4)
+
+
 def test_sampled_logprobs_equal_learner_recomputation(sampler, model):
     cfg, params = model
     for temperature in (1.0, 0.7):

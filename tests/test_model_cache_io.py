@@ -46,6 +46,29 @@ def test_prefill_then_decode_equals_full_forward_with_ragged_rows():
         pos = pos + 1
 
 
+def test_decode_over_a_cache_window_matches_the_whole_cache():
+    # attend_len cuts attention to the first slots; as long as they hold every position read,
+    # logits and the written cache are those of attending over all 64 slots.
+    params = qwen.init_params(CFG, jax.random.key(3))
+    rng = np.random.default_rng(1)
+    tokens = jnp.asarray(rng.integers(1, CFG.vocab_size, (2, 10)).astype(np.int32))
+    positions = jnp.tile(jnp.arange(10, dtype=jnp.int32), (2, 1))
+    _, cache = qwen.forward(params, CFG, tokens, positions, None, kv_cache.init_cache(CFG, 2, 64))
+    step_tok, step_pos = jnp.asarray([[3], [4]]), jnp.asarray([[10], [10]])
+    whole, whole_cache = qwen.forward(params, CFG, step_tok, step_pos, None, cache)
+    window, window_cache = qwen.forward(params, CFG, step_tok, step_pos, None, cache, attend_len=16)
+    np.testing.assert_allclose(window, whole, atol=1e-5)
+    for key in ("k", "v"):  # the second layer's new entries carry the first's rounding
+        np.testing.assert_allclose(window_cache[key], whole_cache[key], atol=1e-6)
+    np.testing.assert_array_equal(window_cache["segment_ids"], whole_cache["segment_ids"])
+    # A window that leaves out positions the query reads changes the result: the cut is real.
+    cut, _ = qwen.forward(params, CFG, step_tok, step_pos, None, cache, attend_len=4)
+    assert not np.allclose(cut, whole, atol=1e-3)
+    for bad in (0, 65):
+        with pytest.raises(ValueError, match=f"attend_len={bad} must be in 1..64"):
+            qwen.forward(params, CFG, step_tok, step_pos, None, cache, attend_len=bad)
+
+
 def test_padding_tokens_never_enter_the_cache():
     params = qwen.init_params(CFG, jax.random.key(2))
     cache = kv_cache.init_cache(CFG, 1, 8)

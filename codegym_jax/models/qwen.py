@@ -168,7 +168,11 @@ def _layer(cfg: ModelConfig, x, layer, cos, sin, mask, kv_in, slots):
         k_all = kv_cache.scatter_layer_rows(k_all, index, slots, k)
         v_all = kv_cache.scatter_layer_rows(v_all, index, slots, v)
         kv_out = (k_all, v_all)
-        keys, values = k_all[index].astype(cdt), v_all[index].astype(cdt)
+        # Only the slots the mask covers are read (all of them unless attend_len cut it).
+        window = (1, k_all.shape[1], mask.shape[-1]) + k_all.shape[3:]
+        start = (index, 0, 0, 0, 0)
+        keys = jax.lax.dynamic_slice(k_all, start, window)[0].astype(cdt)
+        values = jax.lax.dynamic_slice(v_all, start, window)[0].astype(cdt)
         attn = _attention(q, keys, values, mask, cfg)
     x = x + jnp.einsum("blhk,hkd->bld", attn, w["o_kernel"])
     x = with_logical_constraint(x, ("batch", "seq", "act_embed"))
@@ -187,11 +191,15 @@ def forward_hidden(
     positions_BxL: jax.Array,
     segment_ids_BxL: jax.Array | None = None,
     cache: kv_cache.Cache | None = None,
+    attend_len: int | None = None,
 ) -> tuple[jax.Array, kv_cache.Cache | None]:
     """Final-norm hidden states [B, L, D] (compute dtype) and the updated cache.
 
     segment_ids: 0 marks padding; a token attends to earlier tokens of its own segment (packing).
     Without a cache, "earlier" is by index in the row; with a cache, by position (slot) index.
+    attend_len (static, with a cache): attend over the first attend_len cache slots only, which
+    must hold every position a query reads (each query's own and earlier); decoding reads far
+    less than a long cache early in its sequences.
     """
     chex.assert_rank([tokens_BxL, positions_BxL], 2)
     chex.assert_equal_shape([tokens_BxL, positions_BxL])
@@ -212,14 +220,14 @@ def forward_hidden(
     else:
         chex.assert_shape(cache["segment_ids"], (b, None))
         max_len = cache["segment_ids"].shape[1]
+        window = max_len if attend_len is None else attend_len
+        if not 1 <= window <= max_len:
+            raise ValueError(f"attend_len={attend_len} must be in 1..{max_len} (the cache length)")
         slots = kv_cache.write_slots(positions_BxL, seg_q, max_len)
         new_segments = kv_cache.scatter_rows(cache["segment_ids"], slots, seg_q)
-        slot_idx = jnp.arange(max_len)
-        mask = (
-            (slot_idx[None, None, :] <= positions_BxL[:, :, None])
-            & (new_segments[:, None, :] == seg_q[:, :, None])
-            & (new_segments[:, None, :] != 0)
-        )
+        slot_idx = jnp.arange(window)
+        read = new_segments[:, None, :window]
+        mask = (slot_idx[None, None, :] <= positions_BxL[:, :, None]) & (read == seg_q[:, :, None]) & (read != 0)
 
     if cache is None:
         def body(x, layer):
@@ -251,9 +259,11 @@ def forward(
     positions_BxL: jax.Array,
     segment_ids_BxL: jax.Array | None = None,
     cache: kv_cache.Cache | None = None,
+    attend_len: int | None = None,
 ) -> tuple[jax.Array, kv_cache.Cache | None]:
-    """Logits [B, L, V] in float32 and the updated cache."""
-    hidden, new_cache = forward_hidden(params, cfg, tokens_BxL, positions_BxL, segment_ids_BxL, cache)
+    """Logits [B, L, V] in float32 and the updated cache (attend_len: see forward_hidden)."""
+    hidden, new_cache = forward_hidden(params, cfg, tokens_BxL, positions_BxL, segment_ids_BxL, cache,
+                                       attend_len)
     w = unembed_matrix(params, cfg).astype(hidden.dtype)
     logits = jnp.einsum("bld,dv->blv", hidden, w, preferred_element_type=jnp.float32)
     return with_logical_constraint(logits, ("batch", "seq", "act_vocab")), new_cache

@@ -73,7 +73,7 @@ class JaxSampler:
         self._worker: threading.Thread | None = None
         self._closed = False
         self._decode = jax.jit(functools.partial(_decode_chunk, cfg, decode_chunk),
-                               donate_argnums=(1,))
+                               donate_argnums=(1,), static_argnums=(3,))
         self._prefill = jax.jit(functools.partial(_prefill, cfg, self._batch_axes), donate_argnums=(1,))
         self._cached: list[list[int]] = [[] for _ in range(max_batch)]
         self._cached_version: list[int] = [0] * max_batch
@@ -254,7 +254,12 @@ class JaxSampler:
         with self._params_lock:
             params = self.params
         device_state = {k: jnp.asarray(v) for k, v in state.items()}
-        cache, out = self._decode(params, cache, device_state)
+        # The chunk reads positions up to the furthest running slot's pos + decode_chunk - 1;
+        # rounding up to a power-of-two multiple of 128 keeps the compiled variants few.
+        running = [int(state["pos"][i]) for i, r in enumerate(slots) if r is not None]
+        reach = max(running, default=0) + self.decode_chunk
+        attend_len = min(bucket(reach, 128), self.max_len)
+        cache, out = self._decode(params, cache, device_state, attend_len)
         tokens_BxC, logprobs_BxC, emitted_BxC = jax.device_get(out)
         for slot, request in enumerate(slots):
             if request is None:
@@ -304,15 +309,18 @@ def _prefill(cfg, batch_axes, params, cache, tokens_NxL, segments_NxL, start_N, 
                         cache, filled, batch_axes)
 
 
-def _decode_chunk(cfg, steps, params, cache, state):
-    """`steps` decode steps over all slots. Returns the cache and per-step tokens, log-probs and
-    whether each slot emitted a token at that step (a slot stops emitting once finished)."""
+def _decode_chunk(cfg, steps, params, cache, state, attend_len):
+    """`steps` decode steps over all slots, attending over the first `attend_len` cache slots
+    (finished slots' queries may see less; their outputs are dropped). Returns the cache and
+    per-step tokens, log-probs and whether each slot emitted a token at that step (a slot stops
+    emitting once finished)."""
 
     def step(carry, _):
         cache, last, pos, generated, active = carry
         tokens_Bx1 = last[:, None]
         logits, cache = qwen.forward(params, cfg, tokens_Bx1, pos[:, None],
-                                     segment_ids_BxL=jnp.ones_like(tokens_Bx1), cache=cache)
+                                     segment_ids_BxL=jnp.ones_like(tokens_Bx1), cache=cache,
+                                     attend_len=attend_len)
         keys = jax.vmap(lambda s, g: jax.random.fold_in(jax.random.PRNGKey(s), g))(state["seed"], generated)
         token, logprob = sample_next(logits[:, -1, :], keys, state["temperature"], state["top_p"],
                                      state["top_k"], state["greedy"])
