@@ -54,10 +54,10 @@ def summarize(tasks: Sequence[TaskInstance], trajectories: Sequence[Trajectory],
         "tool_calls_mean": float(calls.mean()) if len(calls) else 0.0,
         "tokens_mean": float(np.mean([len(t.tokens) for t in trajectories])) if trajectories else 0.0,
     }
-    for k in pass_k:
-        if len(tasks):
-            correct = (rewards_NxG > 0).sum(axis=1)
-            out[f"pass@{k}"] = float(np.mean([pass_at_k(samples_per_task, int(c), k) for c in correct]))
+    if len(tasks):
+        correct_N = (rewards_NxG > 0).sum(axis=1)
+        for k in pass_k:
+            out[f"pass@{k}"] = float(np.mean([pass_at_k(samples_per_task, int(c), k) for c in correct_N]))
     oracle = np.repeat([t.oracle_steps or 0 for t in tasks], samples_per_task).astype(np.float64)
     solved = np.array([t.reward > 0 for t in trajectories])
     if solved.any() and (oracle[solved] > 0).all():

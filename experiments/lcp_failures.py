@@ -152,12 +152,12 @@ def main(argv: list[str] | None = None) -> int:
 
     from experiments import runtime
     from experiments.config import load_config
-    from experiments.stage_eval import POLICIES, POLICY_LABELS
+    from experiments.stage_eval import POLICIES, POLICY_LABELS, episodes_path
 
     run = pathlib.Path(args.run_dir)
     config = load_config(run / "config.json")
     tokenizer = runtime.load_tokenizer(config)
-    files = {policy: run / "eval" / f"{policy}_{args.split}_episodes.jsonl" for policy in POLICIES}
+    files = {policy: episodes_path(run, policy, args.split) for policy in POLICIES}
     found = {policy: path for policy, path in files.items() if path.is_file()}
     if not found:
         raise FileNotFoundError(f"no eval/<policy>_{args.split}_episodes.jsonl in {run}; run its eval stage first")
