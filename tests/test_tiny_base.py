@@ -2,18 +2,21 @@
 environments the default trains or evaluates on, and it already writes tool calls."""
 from __future__ import annotations
 
+import json
 import pathlib
 
 import jax
 import numpy as np
 
 from codegym_jax.envs.library import library_env_files
+from codegym_jax.envs.tasks import DIFFICULTIES
 from codegym_jax.models import qwen
 from codegym_jax.models.config import model_config_from_hf
 from codegym_jax.models.hf_io import load_hf_model
 from codegym_jax.rl import batches, learner
 from codegym_jax.rollout import tokenizer as tk
 from experiments.configs import tiny_base, tiny_cpu
+from sandbox.pool import SandboxPool
 from experiments.loss_by_role import SYNTAX, token_roles
 from transcript_fixtures import library_transcript
 
@@ -79,3 +82,30 @@ def test_base_writes_the_call_syntax_of_an_environment_it_never_saw():
     assert np.mean(base <= np.log(2.0)) > 0.7, f"base predicts {np.mean(base <= np.log(2.0)):.0%} of syntax"
     assert np.mean(random_init <= np.log(2.0)) < 0.05
     assert np.median(base) < 0.01 < 5.0 < np.median(random_init)
+
+
+
+def _answer_tokens(tokenizer, text):
+    """The tokens spelling `text` in a tool reply and in a Done call's answer."""
+    reply = tokenizer.tokenize(json.dumps(text))
+    call = tokenizer.tokenize(json.dumps([{"name": "Done", "parameters": {"answer": text}}]))
+    start = call.index("answer") + 3  # past 'answer', '":' and ' "'
+    end = next(i for i in range(start, len(call)) if call[i].startswith('"'))
+    return reply[1:-1], call[start:end]
+
+
+def test_default_training_strings_spell_one_token_per_letter():
+    """The default trains on LongestCommonPrefixEnv over letters the shipped BPE never merges, so a
+    prefix is copied into Done one token per letter, as the tool replies showed it."""
+    (env_name,) = tiny_cpu.get_config().data.train_envs
+    tokenizer = tk.load(str(BASE_DIR))
+    assert _answer_tokens(tokenizer, "ace") == (["ace"], ["ace"])  # over a-f the BPE does merge
+    source = library_env_files()[env_name].read_text(encoding="utf-8")
+    with SandboxPool(num_workers=1) as pool:
+        strings = {text for difficulty in DIFFICULTIES for seed in range(40)
+                   for text in json.loads(pool.call_function(source, "generate", seed, difficulty)
+                                          .split("@", 1)[1])["strings"]}
+    assert len(strings) > 100
+    for text in sorted(strings):
+        for n in range(1, len(text) + 1):
+            assert _answer_tokens(tokenizer, text[:n]) == (list(text[:n]), list(text[:n])), text[:n]

@@ -2,7 +2,6 @@
 
 import json
 import random
-import string
 
 TASK_DESCRIPTION = """A hidden list holds several lower-case strings. Find the longest string that every
 one of them starts with (it may be empty). Only the number of strings is visible at first; single
@@ -268,13 +267,18 @@ class LongestCommonPrefixEnv:
         return call("Done", answer=json.loads(call("GetPrefix")))
 
 
+# Six letters no two of which (a letter doubled included) the project's shipped BPE merges into one
+# token, so every string is spelled one token per character, in tool replies and in Done's answer
+# alike. Over a-f, 13 of the 36 pairs are single tokens ("ab", "ce", even "ace"), and copying the
+# final buffer into Done became a spelling test on those tokens rather than on the procedure.
+_LETTERS = "fgkmwy"
 _SHAPES = {"easy": ((3, 4), (2, 5)), "medium": ((4, 7), (5, 11)), "hard": ((9, 14), (9, 15))}
 
 
 def generate(seed: int, difficulty: str) -> str:
     rng = random.Random(seed)
     (count_low, count_high), (prefix_low, prefix_high) = _SHAPES[difficulty]
-    alphabet = string.ascii_lowercase[:rng.randint(2, 6)]
+    alphabet = _LETTERS[:rng.randint(2, 6)]
     prefix = "".join(rng.choice(alphabet) for _ in range(rng.randint(prefix_low, prefix_high)))
     strings = []
     for _ in range(rng.randint(count_low, count_high)):
