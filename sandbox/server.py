@@ -149,27 +149,36 @@ class _Handler(BaseHTTPRequestHandler):
         if not server.inflight.acquire(blocking=False):
             server.counters["rejected_overload"] += 1
             return self._reply(429, {"error": "server overloaded; retry later"}, {"Retry-After": "1"})
+        # The slot is freed before the reply is written: a client that has read its reply and
+        # sends the next request at once must not find its own finished request still counted.
         try:
-            path = self.path.split("?", 1)[0]
+            status, payload = self._dispatch(method, raw)
+        finally:
+            server.inflight.release()
+        return self._reply(status, payload)
+
+    def _dispatch(self, method: str, raw: bytes) -> tuple[int, dict]:
+        """(status, payload) of one admitted request."""
+        server = self.server
+        path = self.path.split("?", 1)[0]
+        try:
             if method == "GET":
-                return self._reply(200, server.handle_get(path))
+                return 200, server.handle_get(path)
             try:
                 body = json.loads(raw or b"null")
             except ValueError as exc:
                 raise HTTPError(400, f"body is not JSON: {exc}") from None
             if not isinstance(body, dict):
                 raise HTTPError(400, f"body must be a JSON object, got {type(body).__name__}")
-            return self._reply(200, server.handle_post(path, body))
+            return 200, server.handle_post(path, body)
         except HTTPError as exc:
             server.counters["bad_requests"] += 1
-            return self._reply(exc.status, {"error": str(exc)})
+            return exc.status, {"error": str(exc)}
         except KeyError as exc:
             server.counters["bad_requests"] += 1
-            return self._reply(404, {"error": str(exc.args[0]) if exc.args else "not found"})
+            return 404, {"error": str(exc.args[0]) if exc.args else "not found"}
         except RuntimeError as exc:
-            return self._reply(503, {"error": str(exc)})
-        finally:
-            server.inflight.release()
+            return 503, {"error": str(exc)}
 
     def do_GET(self):
         self._handle("GET")

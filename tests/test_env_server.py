@@ -143,6 +143,35 @@ def test_overload_answers_429_and_client_retries():
             server.server_close()
 
 
+def test_clients_taking_turns_on_one_slot_are_never_refused(monkeypatch):
+    """A request's slot is free once its reply is out: two clients (two connections) taking turns
+    on one slot never see 429, even when a handler lingers after writing its reply (as a loaded
+    machine makes it)."""
+    import time
+
+    from sandbox import server as server_module
+
+    write_reply = server_module._Handler._reply
+
+    def lingering_reply(self, *args, **kwargs):
+        write_reply(self, *args, **kwargs)
+        time.sleep(0.05)
+
+    monkeypatch.setattr(server_module._Handler, "_reply", lingering_reply)
+    with SandboxPool(num_workers=1) as pool:
+        server = _serve(pool, max_inflight=1)
+        try:
+            clients = [EnvClient(server.url, retries=0) for _ in range(2)]
+            sid = clients[0].open_session(COUNTER_ENV, counter_env_str(0))
+            for turn in range(20):
+                clients[(turn + 1) % 2].step(sid, {"name": "Add", "parameters": {"x": 1}})
+            assert clients[1].step(sid, {"name": "Observe", "parameters": {}}).observation.endswith(" steps=21")
+            assert clients[0].metrics()["rejected_overload"] == 0
+        finally:
+            server.shutdown()
+            server.server_close()
+
+
 def _wait_for(condition, timeout_s=5.0):
     import time
     end = time.time() + timeout_s
