@@ -150,7 +150,8 @@ class _Handler(BaseHTTPRequestHandler):
             server.counters["rejected_overload"] += 1
             return self._reply(429, {"error": "server overloaded; retry later"}, {"Retry-After": "1"})
         # The slot is freed before the reply is written: a client that has read its reply and
-        # sends the next request at once must not find its own finished request still counted.
+        # sends its next request at once, on another connection, must not find the finished
+        # request still holding a slot.
         try:
             status, payload = self._dispatch(method, raw)
         finally:

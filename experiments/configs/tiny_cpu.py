@@ -28,8 +28,8 @@ def get_config() -> ExperimentConfig:
         # 2 layers, hidden 128, 4 query heads of 32 over 2 KV heads, 2,048-token vocabulary.
         model=ModelConfig(hf_path=BASE_MODEL_DIR),
         # Easy instances solved in 10-16 oracle calls: transcripts of ~850 tokens. 1,000 training
-        # instances (3.2 SFT passes): from 80, SFT memorised answers and RL's groups on them were
-        # nearly all solved, so they carried no gradient (README, "Training instances").
+        # instances (3.2 SFT passes): from 80 (40 passes) SFT learns much of their answers and
+        # generalised less (README, "Budgets").
         data=DataConfig(train_envs=TRAIN_ENVS, train_per_env=1000, val_per_env=32, difficulties=("easy",),
                         max_oracle_steps=16),
         # Compact tool docs keep the prompt near 350 tokens; 32 slots hold one step's episodes;
