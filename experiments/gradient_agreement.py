@@ -1,0 +1,158 @@
+"""How much of an RL update is signal: cosines between policy gradients of disjoint rollout halves.
+
+Rolls out G episodes for each of N tasks with a checkpoint's policy, keeps the informative groups
+(rewards not all equal), and for k = 1, 2, 4, ... groups per half draws two disjoint halves of k
+groups, takes the gradient of the run's RL loss on each (at the rollout policy, so every ratio is
+1) and prints their cosine. Each group's gradient is a shared direction s plus its own noise n_i;
+then cos(k) ~= k r / (1 + k r) with r = |s|^2 / E|n_i|^2, so the cosine at the largest k gives
+how many informative groups an update needs before signal and noise weigh the same (cos 0.5):
+k_half = k (1 - cos) / cos.
+
+    python experiments/gradient_agreement.py runs/tiny_cpu --stage sft --step 200 --num-tasks 64
+"""
+from __future__ import annotations
+
+import argparse
+import pathlib
+import sys
+from typing import Callable, Sequence
+
+import numpy as np
+
+if __package__ in (None, ""):
+    # Run as a script: make the repository root importable without an install.
+    sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
+
+
+def half_sizes(num_groups: int) -> list[int]:
+    """1, 2, 4, ... groups per half while two disjoint halves fit in num_groups."""
+    sizes, k = [], 1
+    while 2 * k <= num_groups:
+        sizes.append(k)
+        k *= 2
+    return sizes
+
+
+def gradient_cosines(grad_of: Callable[[Sequence[int]], np.ndarray], groups: Sequence[int], half: int,
+                     repeats: int, rng: np.random.Generator) -> list[float]:
+    """Cosines between grad_of(A) and grad_of(B) for `repeats` random disjoint halves of `half` groups."""
+    if 2 * half > len(groups):
+        raise ValueError(f"two halves of {half} groups need {2 * half} groups, got {len(groups)}")
+    out = []
+    for _ in range(repeats):
+        perm = rng.permutation(np.asarray(groups))
+        a, b = grad_of(perm[:half]), grad_of(perm[half:2 * half])
+        denom = np.linalg.norm(a) * np.linalg.norm(b)
+        if denom == 0:
+            raise ValueError(f"a zero gradient for groups {perm[:2 * half].tolist()}: nothing to compare")
+        out.append(float(np.dot(a, b) / denom))
+    return out
+
+
+def groups_for_even_signal(half: int, cosine: float) -> float:
+    """Groups per update at which signal and noise weigh the same, from cos(half) (inf if cos <= 0)."""
+    if cosine <= 0:
+        return float("inf")
+    if cosine >= 1:
+        return 0.0
+    return half * (1.0 - cosine) / cosine
+
+
+def policy_gradient(params, arch, batch, loss_cfg, temperature: float):
+    """Gradient of the RL policy loss at the policy that sampled `batch` (old log-probs = its own,
+    so every ratio is 1); the KL term is left out, its gradient being zero there when the
+    reference is that policy, as at the start of the RL stage."""
+    import dataclasses
+
+    import jax
+
+    from codegym_jax.rl import learner, losses
+
+    loss_cfg = dataclasses.replace(loss_cfg, kl_coef=0.0)
+
+    def loss(p):
+        logp, entropy = learner.token_logprobs(p, arch, batch, temperature=temperature)
+        _, mask = learner.target_view(batch)
+        value, _ = losses.policy_loss(logp, jax.lax.stop_gradient(logp), batch["advantages_BxL"][:, 1:], mask,
+                                      loss_cfg, losses.loss_denominator(mask, loss_cfg), entropy_BxT=entropy)
+        return value
+
+    return jax.grad(loss)(params)
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("run_dir", help="a run directory (holds config.json, tasks/ and checkpoints/)")
+    p.add_argument("--stage", default="sft", choices=("sft", "rl", "sft_baseline"))
+    p.add_argument("--step", type=int, default=None, help="checkpoint step (default: the last kept)")
+    p.add_argument("--split", default="train", choices=("train", "val_seen", "val"))
+    p.add_argument("--num-tasks", type=int, default=64)
+    p.add_argument("--repeats", type=int, default=6, help="random pairs of halves per size")
+    p.add_argument("--seed", type=int, default=0)
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    import asyncio
+
+    import jax
+    import jax.numpy as jnp
+
+    from codegym_jax.evaluation import episode_tasks, eval_subset
+    from codegym_jax.rl import advantages, batches, learner
+    from codegym_jax.rollout.agent_loop import run_groups
+    from experiments import policies, runtime
+    from experiments.config import load_config
+    from sandbox.pool import AsyncSandbox
+
+    run = pathlib.Path(args.run_dir)
+    config = load_config(run / "config.json")
+    r = config.rollout
+    tokenizer = runtime.load_tokenizer(config)
+    arch = runtime.arch_config(config, tokenizer)
+    mesh = runtime.build_mesh(config)
+    optimizer = learner.make_optimizer(policies.optimizer_config(config, args.stage))
+    abstract = learner.abstract_train_state(arch, optimizer, mesh)
+    with policies.make_checkpointer(config, run, args.stage) as ckpt:
+        kept = ckpt.all_steps()
+        step = args.step if args.step is not None else (kept[-1] if kept else None)
+        if step not in kept:
+            raise ValueError(f"no {args.stage} checkpoint at step {step} in {run}; kept: {kept}")
+        params = ckpt.restore(abstract, step=step)[0].params
+    tasks = eval_subset(runtime.read_split(config, run, args.split), args.num_tasks, args.seed)
+    ecfg = runtime.episode_config(config)
+    with runtime.open_sandbox(config) as pool, runtime.open_engine(config, arch, params, run) as engine:
+        trajectories, _ = asyncio.run(run_groups(engine, AsyncSandbox(pool), tokenizer, episode_tasks(tasks),
+                                                 r.group_size, runtime.rollout_sampling(config, seed=args.seed),
+                                                 ecfg))
+    rewards_NxG = np.array([t.reward for t in trajectories], np.float32).reshape(-1, r.group_size)
+    adv_NxG = np.asarray(advantages.group_advantages(jnp.asarray(rewards_NxG), config.algorithm.advantage))
+    groups = np.flatnonzero(np.asarray(advantages.informative_groups(jnp.asarray(rewards_NxG))))
+    print(f"{args.stage} step {step}: {len(trajectories)} episodes on {len(tasks)} {args.split} tasks, "
+          f"reward {rewards_NxG.mean():.3f}, {len(groups)} informative groups")
+    if len(groups) < 2:
+        raise ValueError(f"{len(groups)} informative groups: need at least 2 (more tasks, or another policy)")
+
+    loss_cfg, G = config.algorithm.loss, r.group_size
+    grad_fn = jax.jit(lambda p, batch: policy_gradient(p, arch, batch, loss_cfg, r.temperature))
+
+    def grad_of(group_ids: Sequence[int]) -> np.ndarray:
+        picked = [(trajectories[i * G + g], float(adv_NxG[i, g])) for i in group_ids for g in range(G)]
+        batch = batches.rl_batch([t for t, _ in picked], [a for _, a in picked],
+                                 runtime.data_parallel_size(mesh), 128, ecfg.max_total_tokens)
+        grads = jax.device_get(grad_fn(params, {k: jnp.asarray(v) for k, v in batch.items()}))
+        return np.concatenate([np.ravel(g) for g in jax.tree.leaves(grads)]).astype(np.float64)
+
+    rng = np.random.default_rng(args.seed)
+    print("| groups per half | episodes per half | cosine (mean ± sd) | groups for cos 0.5 |")
+    print("|---:|---:|---|---:|")
+    for half in half_sizes(len(groups)):
+        cos = gradient_cosines(grad_of, groups, half, args.repeats, rng)
+        print(f"| {half} | {half * G} | {np.mean(cos):.3f} ± {np.std(cos):.3f} | "
+              f"{groups_for_even_signal(half, float(np.mean(cos))):.0f} |", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
