@@ -59,25 +59,20 @@ def groups_for_even_signal(half: int, cosine: float) -> float:
 
 
 def policy_gradient(params, arch, batch, loss_cfg, temperature: float):
-    """Gradient of the RL policy loss at the policy that sampled `batch` (old log-probs = its own,
-    so every ratio is 1); the KL term is left out, its gradient being zero there when the
-    reference is that policy, as at the start of the RL stage."""
-    import dataclasses
-
+    """Gradient of the RL stage's loss (learner.rl_objective) at the policy that sampled `batch`:
+    its old and reference log-probs are that policy's own, so every ratio is 1 and the KL term,
+    as at the start of the RL stage, contributes nothing."""
     import jax
+    import jax.numpy as jnp
 
     from codegym_jax.rl import learner, losses
 
-    loss_cfg = dataclasses.replace(loss_cfg, kl_coef=0.0)
-
-    def loss(p):
-        logp, entropy = learner.token_logprobs(p, arch, batch, temperature=temperature)
-        _, mask = learner.target_view(batch)
-        value, _ = losses.policy_loss(logp, jax.lax.stop_gradient(logp), batch["advantages_BxL"][:, 1:], mask,
-                                      loss_cfg, losses.loss_denominator(mask, loss_cfg), entropy_BxT=entropy)
-        return value
-
-    return jax.grad(loss)(params)
+    logp_BxT, _ = learner.token_logprobs(params, arch, batch, temperature=temperature)
+    own_BxL = jax.lax.stop_gradient(jnp.pad(logp_BxT, ((0, 0), (1, 0))))  # aligned with the tokens
+    batch = {**batch, "old_logprobs_BxL": own_BxL, "ref_logprobs_BxL": own_BxL}
+    denominator = losses.loss_denominator(learner.target_view(batch)[1], loss_cfg)
+    return jax.grad(lambda p: learner.rl_objective(p, arch, batch, loss_cfg, denominator,
+                                                   temperature=temperature)[0])(params)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

@@ -62,6 +62,7 @@ def one_row_batch(tokens, mask, advantage):
         "segment_ids_BxL": jnp.ones((1, L), jnp.int32),
         "loss_mask_BxL": jnp.asarray([mask], jnp.int32),
         "advantages_BxL": jnp.full((1, L), advantage, jnp.float32),
+        "sampler_logprobs_BxL": jnp.zeros((1, L), jnp.float32),
     }
 
 

@@ -8,6 +8,7 @@ import pathlib
 import jax
 import numpy as np
 
+from codegym_jax.envs.env_str import parse_env_str
 from codegym_jax.envs.library import library_env_files
 from codegym_jax.envs.tasks import DIFFICULTIES
 from codegym_jax.models import qwen
@@ -16,8 +17,8 @@ from codegym_jax.models.hf_io import load_hf_model
 from codegym_jax.rl import batches, learner
 from codegym_jax.rollout import tokenizer as tk
 from experiments.configs import tiny_base, tiny_cpu
-from sandbox.pool import SandboxPool
 from experiments.loss_by_role import SYNTAX, token_roles
+from sandbox.pool import SandboxPool
 from transcript_fixtures import library_transcript
 
 BASE_DIR = pathlib.Path(tiny_cpu.BASE_MODEL_DIR)
@@ -84,7 +85,6 @@ def test_base_writes_the_call_syntax_of_an_environment_it_never_saw():
     assert np.median(base) < 0.01 < 5.0 < np.median(random_init)
 
 
-
 def _answer_tokens(tokenizer, text):
     """The tokens spelling `text` in a tool reply and in a Done call's answer."""
     reply = tokenizer.tokenize(json.dumps(text))
@@ -102,9 +102,9 @@ def test_default_training_strings_spell_one_token_per_letter():
     assert _answer_tokens(tokenizer, "ace") == (["ace"], ["ace"])  # over a-f the BPE does merge
     source = library_env_files()[env_name].read_text(encoding="utf-8")
     with SandboxPool(num_workers=1) as pool:
-        strings = {text for difficulty in DIFFICULTIES for seed in range(40)
-                   for text in json.loads(pool.call_function(source, "generate", seed, difficulty)
-                                          .split("@", 1)[1])["strings"]}
+        env_strs = [pool.call_function(source, "generate", seed, difficulty)
+                    for difficulty in DIFFICULTIES for seed in range(40)]
+    strings = {text for env_str in env_strs for text in parse_env_str(env_str)[1]["strings"]}
     assert len(strings) > 100
     for text in sorted(strings):
         for n in range(1, len(text) + 1):

@@ -152,6 +152,25 @@ def _split_micro(batch: Batch, num_micro: int) -> Batch:
     return jax.tree.map(split, batch)
 
 
+def rl_objective(params, model_cfg: ModelConfig, batch: Batch, loss_cfg: losses.LossConfig,
+                 denominator: jax.Array, chunk_size: int = 128, temperature: float = 1.0):
+    """(loss, token-sums for metrics) of the RL policy loss on `batch`: the clipped ratio against
+    its old log-probs, and the KL to its reference log-probs when loss_cfg sets a coefficient."""
+    logp, entropy = token_logprobs(params, model_cfg, batch, chunk_size, temperature)
+    _, mask = target_view(batch)
+    adv = batch["advantages_BxL"][:, 1:]
+    old = batch["old_logprobs_BxL"][:, 1:]
+    sampler = batch["sampler_logprobs_BxL"][:, 1:]
+    ref = batch["ref_logprobs_BxL"][:, 1:] if "ref_logprobs_BxL" in batch else None
+    loss, sums = losses.policy_loss(logp, old, adv, mask, loss_cfg, denominator,
+                                    sampler_logp_BxT=sampler, ref_logp_BxT=ref, entropy_BxT=entropy)
+    sums["sampler_logprob_gap"] = jnp.sum(jnp.abs(jax.lax.stop_gradient(logp) - sampler) * mask)
+    ratio = jax.lax.stop_gradient(losses.importance_ratio(logp, old, mask, loss_cfg))
+    sums["ratio_max"] = jnp.max(jnp.where(mask > 0, ratio, -jnp.inf))
+    sums["ratio_min"] = jnp.min(jnp.where(mask > 0, ratio, jnp.inf))
+    return loss, sums
+
+
 def make_train_step(model_cfg: ModelConfig, optimizer: optax.GradientTransformation,
                     loss_cfg: losses.LossConfig | None = None, num_micro_batches: int = 1,
                     objective: Literal["rl", "sft"] = "rl", chunk_size: int = 128, temperature: float = 1.0):
@@ -161,23 +180,12 @@ def make_train_step(model_cfg: ModelConfig, optimizer: optax.GradientTransformat
     loss_cfg = loss_cfg or losses.LossConfig()
 
     def micro_loss(params, micro: Batch, denominator):
-        logp, entropy = token_logprobs(params, model_cfg, micro, chunk_size,
-                                       1.0 if objective == "sft" else temperature)
+        if objective == "rl":
+            return rl_objective(params, model_cfg, micro, loss_cfg, denominator, chunk_size, temperature)
+        logp, entropy = token_logprobs(params, model_cfg, micro, chunk_size)
         _, mask = target_view(micro)
-        if objective == "sft":
-            loss = sft.sft_loss(logp, mask, denominator)
-            return loss, {"tokens": jnp.sum(mask), "entropy": jnp.sum(entropy * mask)}
-        adv = micro["advantages_BxL"][:, 1:]
-        old = micro["old_logprobs_BxL"][:, 1:]
-        sampler = micro["sampler_logprobs_BxL"][:, 1:]
-        ref = micro["ref_logprobs_BxL"][:, 1:] if "ref_logprobs_BxL" in micro else None
-        loss, sums = losses.policy_loss(logp, old, adv, mask, loss_cfg, denominator,
-                                        sampler_logp_BxT=sampler, ref_logp_BxT=ref, entropy_BxT=entropy)
-        sums["sampler_logprob_gap"] = jnp.sum(jnp.abs(jax.lax.stop_gradient(logp) - sampler) * mask)
-        ratio = jax.lax.stop_gradient(losses.importance_ratio(logp, old, mask, loss_cfg))
-        sums["ratio_max"] = jnp.max(jnp.where(mask > 0, ratio, -jnp.inf))
-        sums["ratio_min"] = jnp.min(jnp.where(mask > 0, ratio, jnp.inf))
-        return loss, sums
+        loss = sft.sft_loss(logp, mask, denominator)
+        return loss, {"tokens": jnp.sum(mask), "entropy": jnp.sum(entropy * mask)}
 
     def train_step(state: TrainState, batch: Batch) -> tuple[TrainState, dict[str, jax.Array]]:
         chex.assert_rank(batch["tokens_BxL"], 2)
