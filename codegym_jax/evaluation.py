@@ -86,7 +86,8 @@ def episode_records(tasks: Sequence[TaskInstance], trajectories: Sequence[Trajec
                     samples_per_task: int) -> list[dict[str, Any]]:
     """One JSON-able row per episode (grouped as in `summarize`): which task and sample, how it
     ended, its last action and its last observation (for an episode ending in `Done`, the one
-    the answer followed), so failures can be counted by kind without reading transcripts."""
+    the answer followed), and every action it took, so failures and procedures can be counted
+    without reading transcripts."""
     if len(trajectories) != len(tasks) * samples_per_task:
         raise ValueError(f"{len(trajectories)} trajectories for {len(tasks)} tasks x {samples_per_task} samples")
     rows = []
@@ -98,6 +99,7 @@ def episode_records(tasks: Sequence[TaskInstance], trajectories: Sequence[Trajec
             "termination": t.termination, "tool_calls": t.num_tool_calls, "oracle_steps": task.oracle_steps,
             "tokens": len(t.tokens), "sampled_tokens": int(t.num_sampled),
             "last_action": _last_content(t, "assistant"), "last_observation": _last_content(t, "tool"),
+            "actions": [str(m.get("content") or "") for m in t.messages if m["role"] == "assistant"],
         })
     return rows
 

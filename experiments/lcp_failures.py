@@ -1,15 +1,20 @@
-"""Why a policy's LongestCommonPrefixEnv episodes fail, counted from an eval's episode records.
+"""Why a policy's longest-common-prefix episodes fail, counted from an eval's episode records.
 
-The README default trains on `LongestCommonPrefixEnv`, whose episodes end by copying the prefix
-buffer (the reply of `GetPrefix` or `ExtendPrefix`) into `Done(answer)`. For every policy the
-eval stage recorded (`eval/<policy>_<split>_episodes.jsonl`), this prints:
+`LongestCommonPrefixEnv` episodes end by copying the prefix buffer (the reply of `GetPrefix` or
+`ExtendPrefix`) into `Done(answer)`; `LongestCommonPrefixRoutesEnv` (the README default's) also
+lets the policy read whole strings and fold them with `CommonPrefixOfTwo`, whose last reply is
+the prefix, or submit a prefix it computed from the strings it read. For
+every policy the eval stage recorded (`eval/<policy>_<split>_episodes.jsonl`), this prints:
 
 - failed episodes by kind: no `Done` (by termination); the last observation holds the right
   prefix and the answer differs from it (a wrong last copy); the answer is the last
   observation and that is not the prefix (a wrong buffer submitted); anything else;
 - success by answer: whether the right prefix holds a multi-letter token of the run's tokenizer
   (`ce`), or tokenizes into single letters (`b` `c`);
-- tasks by how many of their samples were solved.
+- tasks by how many of their samples were solved;
+- success by the procedure the policy followed: a character scan (`CharAt`, no
+  `CommonPrefixOfTwo`), a fold (`CommonPrefixOfTwo`, no `CharAt`), reading whole strings and
+  answering (`ReadString` alone), a mix of scan and fold, or none of these tools.
 
     python experiments/lcp_failures.py runs/tiny_cpu --split val_seen
 
@@ -32,7 +37,9 @@ if __package__ in (None, ""):
 
 from codegym_jax.rollout.tool_calls import parse_tool_call  # noqa: E402
 
-ENV_NAME = "LongestCommonPrefixEnv"
+ENV_NAMES = ("LongestCommonPrefixEnv", "LongestCommonPrefixRoutesEnv")
+PROCEDURE_TOOLS = ("CharAt", "CommonPrefixOfTwo", "ReadString")
+PROCEDURES = ("scan", "fold", "read", "mixed", "neither")
 SOLVED = "solved"
 WRONG_COPY = "wrong last copy (right last observation)"
 WRONG_BUFFER = "wrong buffer submitted"
@@ -43,8 +50,8 @@ ANSWER_KINDS = (SOLVED, WRONG_COPY, WRONG_BUFFER, OTHER_ANSWER)
 def reference_prefix(env_str: str) -> str:
     """The longest common prefix of the instance's strings."""
     name, sep, options = env_str.partition("@")
-    if name != ENV_NAME or not sep:
-        raise ValueError(f"not a {ENV_NAME} instance: {env_str[:80]!r}")
+    if name not in ENV_NAMES or not sep:
+        raise ValueError(f"not an instance of {' or '.join(ENV_NAMES)}: {env_str[:80]!r}")
     return os.path.commonprefix([str(s) for s in json.loads(options)["strings"]])
 
 
@@ -55,6 +62,22 @@ def submitted_answer(last_action: str, tool_format: str) -> str | None:
         return None
     answer = call.action["parameters"].get("answer")
     return answer if isinstance(answer, str) else None
+
+
+def procedure(record: dict, tool_format: str) -> str:
+    """Which of PROCEDURES an episode followed, from the tools its actions called."""
+    if "actions" not in record:
+        raise ValueError(f"task {record.get('task')} sample {record.get('sample')}: the record has no "
+                         f"'actions' (written by an older eval); rerun the eval stage")
+    names = set()
+    for action in record["actions"]:
+        call = parse_tool_call(action, tool_format, list(PROCEDURE_TOOLS))
+        if call.action is not None:
+            names.add(call.action["name"])
+    scan, fold = "CharAt" in names, "CommonPrefixOfTwo" in names
+    if scan or fold:
+        return "mixed" if scan and fold else "scan" if scan else "fold"
+    return "read" if "ReadString" in names else "neither"
 
 
 def classify(record: dict, tool_format: str) -> str:
@@ -82,12 +105,13 @@ def has_multi_letter_token(tokenizer, text: str) -> bool:
 
 def failure_report(records: Iterable[dict], tokenizer, tool_format: str) -> dict:
     """Counts for one policy's episodes: by kind, by answer tokenization, tasks by solved samples."""
-    records = [r for r in records if r["env_name"] == ENV_NAME]
+    records = [r for r in records if r["env_name"] in ENV_NAMES]
     if not records:
-        raise ValueError(f"no {ENV_NAME} episodes in the records")
+        raise ValueError(f"no {' or '.join(ENV_NAMES)} episodes in the records")
     kinds = collections.Counter()
     wrong_copy_multi = 0
     by_answer = {True: [0, 0], False: [0, 0]}  # multi-letter -> [solved, episodes]
+    by_procedure = {name: [0, 0] for name in PROCEDURES}  # -> [solved, episodes]
     solved_per_task: dict[int, list[bool]] = collections.defaultdict(list)
     for r in records:
         kind = classify(r, tool_format)
@@ -100,6 +124,9 @@ def failure_report(records: Iterable[dict], tokenizer, tool_format: str) -> dict
         by_answer[multi][0] += kind == SOLVED
         by_answer[multi][1] += 1
         solved_per_task[r["task"]].append(kind == SOLVED)
+        how = procedure(r, tool_format)
+        by_procedure[how][0] += kind == SOLVED
+        by_procedure[how][1] += 1
     samples = {len(v) for v in solved_per_task.values()}
     return {
         "episodes": len(records), "kinds": dict(kinds), "wrong_copy_multi_letter": wrong_copy_multi,
@@ -108,6 +135,7 @@ def failure_report(records: Iterable[dict], tokenizer, tool_format: str) -> dict
         "tasks_sometimes": sum(any(v) and not all(v) for v in solved_per_task.values()),
         "tasks_always": sum(all(v) for v in solved_per_task.values()),
         "samples_per_task": max(samples),
+        "procedures": {name: tuple(v) for name, v in by_procedure.items()},
     }
 
 
@@ -116,7 +144,7 @@ def _share(solved: int, episodes: int) -> str:
 
 
 def format_tables(reports: dict[str, dict]) -> str:
-    """Two markdown tables, one row per policy label."""
+    """Three markdown tables, one row per policy label."""
     other = sorted({k for r in reports.values() for k in r["kinds"] if k not in ANSWER_KINDS})
     kinds = list(ANSWER_KINDS[1:]) + other
     lines = ["| policy | episodes | solved | " + " | ".join(kinds) + " |", "|---|---|---|" + "---|" * len(kinds)]
@@ -131,6 +159,10 @@ def format_tables(reports: dict[str, dict]) -> str:
         lines.append(f"| {label} | {_share(*r['single_letter'])} | {_share(*r['multi_letter'])} | "
                      f"{r['tasks_never']} / {r['tasks_sometimes']} / {r['tasks_always']} "
                      f"(of {r['samples_per_task']} samples) |")
+    lines += ["", "| policy | " + " | ".join(f"success, {name}" for name in PROCEDURES) + " |",
+              "|---|" + "---|" * len(PROCEDURES)]
+    for label, r in reports.items():
+        lines.append(f"| {label} | " + " | ".join(_share(*r["procedures"][name]) for name in PROCEDURES) + " |")
     return "\n".join(lines)
 
 

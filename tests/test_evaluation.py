@@ -129,6 +129,7 @@ def test_evaluate_scores_an_oracle_policy_fully_and_a_babbler_zero():
             # The last action is the oracle's Done call, answered after the last observation.
             assert r["reward"] == 1.0 and r["termination"] == "done" and r["tool_calls"] == r["oracle_steps"]
             assert '"Done"' in r["last_action"] and r["last_observation"], r
+            assert len(r["actions"]) == r["tool_calls"] and r["actions"][-1] == r["last_action"]
             assert r["sampled_tokens"] < r["tokens"]
         with pytest.raises(ValueError, match="5 trajectories for 3 tasks x 2 samples"):
             episode_records(tasks, trajs[:5], 2)
@@ -137,4 +138,5 @@ def test_evaluate_scores_an_oracle_policy_fully_and_a_babbler_zero():
         assert summary["success"] == 0.0 and summary["termination_parse_error"] == 1.0
         assert summary["tool_calls_mean"] == 0.0 and math.isclose(summary["pass@1"], 0.0)
         rows = episode_records(tasks, trajs, 1)
-        assert all(r["termination"] == "parse_error" and "42" in r["last_action"] for r in rows), rows
+        assert all(r["termination"] == "parse_error" and r["actions"][-1] == r["last_action"]
+                   and all("42" in a for a in r["actions"]) for r in rows), rows

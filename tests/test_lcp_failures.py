@@ -1,5 +1,5 @@
-"""The LongestCommonPrefixEnv failure breakdown, on records made from real episodes of the real
-environment (its replies and grader) through the eval's own `episode_records`."""
+"""The longest-common-prefix failure breakdown, on records made from real episodes of the real
+environments (their replies and graders) through the eval's own `episode_records`."""
 from __future__ import annotations
 
 import dataclasses
@@ -8,6 +8,7 @@ import json
 import pytest
 
 from codegym_jax.envs.library.longest_common_prefix_env import LongestCommonPrefixEnv
+from codegym_jax.envs.library.longest_common_prefix_routes_env import LongestCommonPrefixRoutesEnv
 from codegym_jax.envs.tasks import TaskInstance
 from codegym_jax.evaluation import episode_records
 from codegym_jax.rollout import tokenizer as tk
@@ -17,6 +18,7 @@ from transcript_fixtures import library_transcript
 
 MULTI = ["cex", "cey", "ce"]  # prefix "ce": one token of the shipped BPE
 SINGLE = ["bcx", "bcy"]  # prefix "bc": "b" "c"
+LCP, ROUTES = F.ENV_NAMES
 
 
 @pytest.fixture(scope="module")
@@ -24,19 +26,27 @@ def tokenizer():
     return tk.load(tk.SHIPPED_DIR)
 
 
-def episode(tokenizer, task: int, strings: list[str], extend: str, answer: str) -> dict:
-    """Observe, one ExtendPrefix per character of `extend`, Done(answer), played on the real env."""
-    env_str = f"{F.ENV_NAME}@{json.dumps({'strings': strings})}"
-    env = LongestCommonPrefixEnv.from_env_str(env_str)
-    calls = [{"name": "Observe", "parameters": {}}]
-    calls += [{"name": "ExtendPrefix", "parameters": {"char": c}} for c in extend]
-    calls += [{"name": "Done", "parameters": {"answer": answer}}]
+def played(tokenizer, env_cls, task: int, options: dict, calls: list[dict]) -> dict:
+    """The eval record of `calls` played on the real environment."""
+    name = env_cls.__name__
+    env_str = f"{name}@{json.dumps(options)}"
+    env = env_cls.from_env_str(env_str)
     observations = [env.step(json.dumps(c))[1] for c in calls]
-    trajectory = library_transcript(tokenizer, F.ENV_NAME, {"strings": strings}, calls, observations)
+    trajectory = library_transcript(tokenizer, name, options, calls, observations)
     trajectory = dataclasses.replace(trajectory, reward=env.reward)
-    record = episode_records([TaskInstance(F.ENV_NAME, env_str, "x.py", "c", oracle_steps=len(calls))],
+    record = episode_records([TaskInstance(name, env_str, "x.py", "c", oracle_steps=len(calls))],
                              [trajectory], 1)[0]
     return {**record, "task": task}
+
+
+def call(name: str, **parameters) -> dict:
+    return {"name": name, "parameters": parameters}
+
+
+def episode(tokenizer, task: int, strings: list[str], extend: str, answer: str) -> dict:
+    """Observe, one ExtendPrefix per character of `extend`, Done(answer), on LongestCommonPrefixEnv."""
+    calls = [call("Observe")] + [call("ExtendPrefix", char=c) for c in extend] + [call("Done", answer=answer)]
+    return played(tokenizer, LongestCommonPrefixEnv, task, {"strings": strings}, calls)
 
 
 def test_each_kind_of_ending_is_told_apart(tokenizer):
@@ -71,16 +81,49 @@ def test_report_counts_kinds_answer_tokenizations_and_tasks(tokenizer):
     table = F.format_tables({"after SFT": report})
     assert "| after SFT | 8 | 3 | 1 (1 multi-letter) | 2 | 1 | 1 |" in table
     assert "| after SFT | 66.7% of 3 | 20.0% of 5 | 1 / 1 / 1 (of 4 samples) |" in table
+    assert "| after SFT | - | - | - | - | 37.5% of 8 |" in table  # ExtendPrefix alone: none of the tools
 
 
 def test_records_that_contradict_the_grader_or_another_env_are_refused(tokenizer):
     solved = episode(tokenizer, 0, MULTI, "ce", "ce")
     with pytest.raises(ValueError, match="the answer is the common prefix but the reward is 0.0"):
         F.failure_report([{**solved, "reward": 0.0}], tokenizer, "codegym")
-    with pytest.raises(ValueError, match="not a LongestCommonPrefixEnv instance"):
+    with pytest.raises(ValueError, match="not an instance of LongestCommonPrefixEnv or "
+                                         "LongestCommonPrefixRoutesEnv: 'ValidPalindromeEnv"):
         F.reference_prefix('ValidPalindromeEnv@{"text": "aba"}')
-    with pytest.raises(ValueError, match="no LongestCommonPrefixEnv episodes"):
+    with pytest.raises(ValueError, match="no LongestCommonPrefixEnv or LongestCommonPrefixRoutesEnv episodes"):
         F.failure_report([{**solved, "env_name": "ValidPalindromeEnv"}], tokenizer, "codegym")
+    with pytest.raises(ValueError, match="task 0 sample 0: the record has no 'actions'"):
+        F.failure_report([{k: v for k, v in solved.items() if k != "actions"}], tokenizer, "codegym")
+
+
+def test_procedures_are_told_apart_by_the_tools_called(tokenizer):
+    """On the routes environment: a scan (CharAt), a fold (CommonPrefixOfTwo) with a miscopied
+    string, reading and answering, a mix, and none of these tools, each played for real."""
+    options = {"strings": ["gkm", "gkf"], "route": "fold"}
+    scan = [call("Observe"), call("CharAt", string_index=0, position=0), call("CharAt", string_index=1, position=0),
+            call("ExtendPrefix", char="g"), call("CharAt", string_index=0, position=1),
+            call("CharAt", string_index=1, position=1), call("ExtendPrefix", char="k"),
+            call("CharAt", string_index=0, position=2), call("CharAt", string_index=1, position=2),
+            call("GetPrefix"), call("Done", answer="gk")]
+    fold = [call("Observe"), call("ReadString", string_index=0), call("ReadString", string_index=1),
+            call("CommonPrefixOfTwo", first="gkm", second="gff"), call("Done", answer="g")]
+    read = [call("Observe"), call("ReadString", string_index=0), call("ReadString", string_index=1),
+            call("Done", answer="gkm")]
+    mixed = [call("Observe"), call("CharAt", string_index=0, position=0),
+             call("CommonPrefixOfTwo", first="gkm", second="gkf"), call("Done", answer="gk")]
+    neither = [call("Observe"), call("Done", answer="gk")]
+    records = [played(tokenizer, LongestCommonPrefixRoutesEnv, 0, options, c)
+               for c in (scan, fold, read, mixed, neither)]
+    assert [r["reward"] for r in records] == [1.0, 0.0, 0.0, 1.0, 1.0]
+    assert [F.procedure(r, "codegym") for r in records] == ["scan", "fold", "read", "mixed", "neither"]
+    # The fold's last reply is its (wrong) prefix, which it submitted: a wrong buffer, not a wrong copy.
+    assert F.classify(records[1], "codegym") == F.WRONG_BUFFER
+    report = F.failure_report(records, tokenizer, "codegym")
+    assert report["procedures"] == {"scan": (1, 1), "fold": (0, 1), "read": (0, 1), "mixed": (1, 1),
+                                    "neither": (1, 1)}
+    table = F.format_tables({"after RL": report})
+    assert "| after RL | 100.0% of 1 | 0.0% of 1 | 0.0% of 1 | 100.0% of 1 | 100.0% of 1 |" in table
 
 
 def test_main_prints_a_row_per_recorded_policy(tmp_path, tokenizer, capsys):

@@ -16,7 +16,7 @@ from codegym_jax.models.config import model_config_from_hf
 from codegym_jax.models.hf_io import load_hf_model
 from codegym_jax.rl import batches, learner
 from codegym_jax.rollout import tokenizer as tk
-from experiments.configs import tiny_base, tiny_cpu
+from experiments.configs import tiny_base, tiny_cpu, tiny_cpu_routes
 from experiments.loss_by_role import SYNTAX, token_roles
 from sandbox.pool import SandboxPool
 from transcript_fixtures import library_transcript
@@ -95,15 +95,17 @@ def _answer_tokens(tokenizer, text):
 
 
 def test_default_training_strings_spell_one_token_per_letter():
-    """The default trains on LongestCommonPrefixEnv over letters the shipped BPE never merges, so a
-    prefix is copied into Done one token per letter, as the tool replies showed it."""
-    (env_name,) = tiny_cpu.get_config().data.train_envs
+    """The default and tiny_cpu_routes train on longest-common-prefix environments over letters the
+    shipped BPE never merges, so a string or prefix is copied into a call one token per letter, as
+    the tool replies showed it."""
+    env_names = tiny_cpu.get_config().data.train_envs + tiny_cpu_routes.get_config().data.train_envs
+    assert env_names == ("LongestCommonPrefixEnv", "LongestCommonPrefixRoutesEnv"), env_names
     tokenizer = tk.load(str(BASE_DIR))
     assert _answer_tokens(tokenizer, "ace") == (["ace"], ["ace"])  # over a-f the BPE does merge
-    source = library_env_files()[env_name].read_text(encoding="utf-8")
+    files = library_env_files()
     with SandboxPool(num_workers=1) as pool:
-        env_strs = [pool.call_function(source, "generate", seed, difficulty)
-                    for difficulty in DIFFICULTIES for seed in range(40)]
+        env_strs = [pool.call_function(files[name].read_text(encoding="utf-8"), "generate", seed, difficulty)
+                    for name in env_names for difficulty in DIFFICULTIES for seed in range(40)]
     strings = {text for env_str in env_strs for text in parse_env_str(env_str)[1]["strings"]}
     assert len(strings) > 100
     for text in sorted(strings):
