@@ -1,7 +1,7 @@
 """Why a policy's longest-common-prefix episodes fail, counted from an eval's episode records.
 
 `LongestCommonPrefixEnv` episodes end by copying the prefix buffer (the reply of `GetPrefix` or
-`ExtendPrefix`) into `Done(answer)`; `LongestCommonPrefixRoutesEnv` (the README default's) also
+`ExtendPrefix`) into `Done(answer)`; `LongestCommonPrefixRoutesEnv` (`tiny_cpu_routes.py`'s) also
 lets the policy read whole strings and fold them with `CommonPrefixOfTwo`, whose last reply is
 the prefix, or submit a prefix it computed from the strings it read. For
 every policy the eval stage recorded (`eval/<policy>_<split>_episodes.jsonl`), this prints:

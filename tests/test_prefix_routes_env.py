@@ -1,4 +1,4 @@
-"""LongestCommonPrefixRoutesEnv, the README default's environment: its oracle follows the instance's
+"""LongestCommonPrefixRoutesEnv, the environment of tiny_cpu_routes.py: its oracle follows the instance's
 hidden route, both routes are drawn, and nothing the agent can call reveals which one it is."""
 from __future__ import annotations
 
