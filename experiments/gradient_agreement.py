@@ -8,7 +8,7 @@ then cos(k) ~= k r / (1 + k r) with r = |s|^2 / E|n_i|^2, so the cosine at the l
 how many informative groups an update needs before signal and noise weigh the same (cos 0.5):
 k_half = k (1 - cos) / cos.
 
-    python experiments/gradient_agreement.py runs/tiny_cpu --stage sft --step 200 --num-tasks 64
+    python experiments/gradient_agreement.py runs/tiny_cpu_scan --stage sft --step 200 --num-tasks 64
 """
 from __future__ import annotations
 

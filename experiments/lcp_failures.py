@@ -3,7 +3,8 @@
 `LongestCommonPrefixEnv` episodes end by copying the prefix buffer (the reply of `GetPrefix` or
 `ExtendPrefix`) into `Done(answer)`; `LongestCommonPrefixRoutesEnv` (`tiny_cpu_routes.py`'s) also
 lets the policy read whole strings and fold them with `CommonPrefixOfTwo`, whose last reply is
-the prefix, or submit a prefix it computed from the strings it read. For
+the prefix, or submit a prefix it computed from the strings it read; `LongestCommonPrefixShortcutEnv`
+(the README default's) has the fold and an oracle that sometimes answers before reading. For
 every policy the eval stage recorded (`eval/<policy>_<split>_episodes.jsonl`), this prints:
 
 - failed episodes by kind: no `Done` (by termination); the last observation holds the right
@@ -14,7 +15,7 @@ every policy the eval stage recorded (`eval/<policy>_<split>_episodes.jsonl`), t
 - tasks by how many of their samples were solved;
 - success by the procedure the policy followed: a character scan (`CharAt`, no
   `CommonPrefixOfTwo`), a fold (`CommonPrefixOfTwo`, no `CharAt`), reading whole strings and
-  answering (`ReadString` alone), a mix of scan and fold, or none of these tools.
+  answering (`ReadString` alone), a mix of scan and fold, or none of these tools (answered unseen).
 
     python experiments/lcp_failures.py runs/tiny_cpu --split val_seen
 
@@ -37,9 +38,9 @@ if __package__ in (None, ""):
 
 from codegym_jax.rollout.tool_calls import parse_tool_call  # noqa: E402
 
-ENV_NAMES = ("LongestCommonPrefixEnv", "LongestCommonPrefixRoutesEnv")
+ENV_NAMES = ("LongestCommonPrefixEnv", "LongestCommonPrefixRoutesEnv", "LongestCommonPrefixShortcutEnv")
 PROCEDURE_TOOLS = ("CharAt", "CommonPrefixOfTwo", "ReadString")
-PROCEDURES = ("scan", "fold", "read", "mixed", "neither")
+PROCEDURES = ("scan", "fold", "read", "mixed", "unseen")
 SOLVED = "solved"
 WRONG_COPY = "wrong last copy (right last observation)"
 WRONG_BUFFER = "wrong buffer submitted"
@@ -77,7 +78,7 @@ def procedure(record: dict, tool_format: str) -> str:
     scan, fold = "CharAt" in names, "CommonPrefixOfTwo" in names
     if scan or fold:
         return "mixed" if scan and fold else "scan" if scan else "fold"
-    return "read" if "ReadString" in names else "neither"
+    return "read" if "ReadString" in names else "unseen"
 
 
 def classify(record: dict, tool_format: str) -> str:

@@ -18,7 +18,7 @@ from transcript_fixtures import library_transcript
 
 MULTI = ["cex", "cey", "ce"]  # prefix "ce": one token of the shipped BPE
 SINGLE = ["bcx", "bcy"]  # prefix "bc": "b" "c"
-LCP, ROUTES = F.ENV_NAMES
+LCP, ROUTES, _ = F.ENV_NAMES
 
 
 @pytest.fixture(scope="module")
@@ -89,9 +89,11 @@ def test_records_that_contradict_the_grader_or_another_env_are_refused(tokenizer
     with pytest.raises(ValueError, match="the answer is the common prefix but the reward is 0.0"):
         F.failure_report([{**solved, "reward": 0.0}], tokenizer, "codegym")
     with pytest.raises(ValueError, match="not an instance of LongestCommonPrefixEnv or "
-                                         "LongestCommonPrefixRoutesEnv: 'ValidPalindromeEnv"):
+                                         "LongestCommonPrefixRoutesEnv or LongestCommonPrefixShortcutEnv: "
+                                         "'ValidPalindromeEnv"):
         F.reference_prefix('ValidPalindromeEnv@{"text": "aba"}')
-    with pytest.raises(ValueError, match="no LongestCommonPrefixEnv or LongestCommonPrefixRoutesEnv episodes"):
+    with pytest.raises(ValueError, match="no LongestCommonPrefixEnv or LongestCommonPrefixRoutesEnv or "
+                                         "LongestCommonPrefixShortcutEnv episodes"):
         F.failure_report([{**solved, "env_name": "ValidPalindromeEnv"}], tokenizer, "codegym")
     with pytest.raises(ValueError, match="task 0 sample 0: the record has no 'actions'"):
         F.failure_report([{k: v for k, v in solved.items() if k != "actions"}], tokenizer, "codegym")
@@ -112,16 +114,16 @@ def test_procedures_are_told_apart_by_the_tools_called(tokenizer):
             call("Done", answer="gkm")]
     mixed = [call("Observe"), call("CharAt", string_index=0, position=0),
              call("CommonPrefixOfTwo", first="gkm", second="gkf"), call("Done", answer="gk")]
-    neither = [call("Observe"), call("Done", answer="gk")]
+    unseen = [call("Observe"), call("Done", answer="gk")]
     records = [played(tokenizer, LongestCommonPrefixRoutesEnv, 0, options, c)
-               for c in (scan, fold, read, mixed, neither)]
+               for c in (scan, fold, read, mixed, unseen)]
     assert [r["reward"] for r in records] == [1.0, 0.0, 0.0, 1.0, 1.0]
-    assert [F.procedure(r, "codegym") for r in records] == ["scan", "fold", "read", "mixed", "neither"]
+    assert [F.procedure(r, "codegym") for r in records] == ["scan", "fold", "read", "mixed", "unseen"]
     # The fold's last reply is its (wrong) prefix, which it submitted: a wrong buffer, not a wrong copy.
     assert F.classify(records[1], "codegym") == F.WRONG_BUFFER
     report = F.failure_report(records, tokenizer, "codegym")
     assert report["procedures"] == {"scan": (1, 1), "fold": (0, 1), "read": (0, 1), "mixed": (1, 1),
-                                    "neither": (1, 1)}
+                                    "unseen": (1, 1)}
     table = F.format_tables({"after RL": report})
     assert "| after RL | 100.0% of 1 | 0.0% of 1 | 0.0% of 1 | 100.0% of 1 | 100.0% of 1 |" in table
 

@@ -8,6 +8,7 @@ import json
 import pytest
 
 from codegym_jax.envs.library import longest_common_prefix_routes_env as M
+from codegym_jax.envs.library import longest_common_prefix_shortcut_env as S
 
 
 class Recorder(M.LongestCommonPrefixRoutesEnv):
@@ -48,18 +49,21 @@ def test_easy_instances_are_three_short_strings_whose_prefix_ends_where_drawn():
     assert set(lengths) <= {0, 1, 2, 3} and min(lengths[n] for n in (1, 2, 3)) > 40, lengths
 
 
-def test_the_route_is_hidden_from_every_tool():
+@pytest.mark.parametrize("env_class", [M.LongestCommonPrefixRoutesEnv, S.LongestCommonPrefixShortcutEnv])
+def test_the_route_is_hidden_from_every_tool(env_class):
+    """Also for LongestCommonPrefixShortcutEnv, whose routes are the fold and answering unseen."""
     strings = ["gkmf", "gkmw", "gk"]
     replies = {}
-    for route in M.LongestCommonPrefixRoutesEnv.ROUTES:
-        env = M.LongestCommonPrefixRoutesEnv(f"LongestCommonPrefixRoutesEnv@{json.dumps({'strings': strings, 'route': route})}")
+    for route in env_class.ROUTES:
+        env = env_class(f"{env_class.__name__}@{json.dumps({'strings': strings, 'route': route})}")
         calls = [("Observe", {}), ("CharAt", {"string_index": 1, "position": 2}), ("ExtendPrefix", {"char": "g"}),
                  ("GetPrefix", {}), ("ReadString", {"string_index": 2}),
                  ("CommonPrefixOfTwo", {"first": "gkmf", "second": "gkmw"}), ("Done", {"answer": "gk"})]
         replies[route] = [env.step(json.dumps({"name": n, "parameters": p}))[1] for n, p in calls]
         assert env.reward == 1.0
-    assert replies["fold"] == replies["read"]
-    assert replies["fold"][:6] == ['{"strings": 3, "prefix": ""}', '"m"', '"g"', '"g"', '"gk"', '"gkm"']
+    first, second = env_class.ROUTES
+    assert replies[first] == replies[second]
+    assert replies[first][:6] == ['{"strings": 3, "prefix": ""}', '"m"', '"g"', '"g"', '"gk"', '"gkm"']
 
 
 def test_bad_routes_and_calls_are_named():

@@ -4,16 +4,21 @@ shipped problems."""
 
 import ast
 import asyncio
+import inspect
 import json
 import os
 import sys
+import textwrap
 
 import pytest
 
+from codegym_jax.envs.library import longest_common_prefix_env as scan
+from codegym_jax.envs.library import longest_common_prefix_shortcut_env as shortcut
 from codegym_jax.envs.tasks import TaskInstance
 from codegym_jax.synthesis import __main__ as cli
 from codegym_jax.synthesis.config import SynthesisConfig
 from codegym_jax.synthesis.llm_client import ChatClient, LLMError
+from codegym_jax.synthesis.oracles import attach_solve
 from codegym_jax.synthesis.pipeline import filter_env, read_jsonl
 from codegym_jax.synthesis.prompts import sections
 from codegym_jax.synthesis.unit_tests import REFERENCE_FUNCTION, parse_unit_tests
@@ -139,3 +144,26 @@ def test_cli_runs_the_pipeline(tmp_path, capsys):
     assert report["export"] == {"envs": 1, "tasks": 29, "mean_oracle_steps": report["export"]["mean_oracle_steps"]}
     assert "exported: 1 envs, 29 tasks" in capsys.readouterr().out
     assert os.path.exists(tmp_path / "out" / "envs" / "count_primes_env.py")
+
+
+def test_an_oracle_that_peeks_is_refused_though_it_earns_reward_one():
+    """A candidate solve() may reach the environment only through self.step: the shortcut env's
+    oracle submits get_ref_answer() unseen on its "peek" route and earns reward 1, and
+    attach_solve refuses it by name; the scan oracle of LongestCommonPrefixEnv passes."""
+    peeking = textwrap.dedent(inspect.getsource(shortcut.LongestCommonPrefixShortcutEnv.solve))
+    env = shortcut.LongestCommonPrefixShortcutEnv(
+        'LongestCommonPrefixShortcutEnv@{"strings": ["gk", "gm"], "route": "peek"}')
+    env.solve()
+    assert env.reward == 1.0
+    with pytest.raises(ValueError, match=r"solve\(\) uses self.route \(line \d+\); it may reach the environment "
+                                         r"only through self.step"):
+        attach_solve("class E:\n    pass\n", "E", peeking)
+    clean = textwrap.dedent(inspect.getsource(scan.LongestCommonPrefixEnv.solve))
+    assert attach_solve("class E:\n    pass\n", "E", clean).endswith("E.solve = solve\n")
+    for source, named in [("def solve(self):\n    return self.step(self.get_ref_answer())\n", "self.get_ref_answer"),
+                          ("def solve(env):\n    return getattr(env, 'strings')\n", "env itself"),
+                          ("def solve(self):\n    return vars(self)\n", "self itself")]:
+        with pytest.raises(ValueError, match=f"uses {named} "):
+            attach_solve("class E:\n    pass\n", "E", source)
+    with pytest.raises(ValueError, match="takes no self"):
+        attach_solve("class E:\n    pass\n", "E", "def solve():\n    return 1\n")

@@ -16,7 +16,7 @@ from codegym_jax.models.config import model_config_from_hf
 from codegym_jax.models.hf_io import load_hf_model
 from codegym_jax.rl import batches, learner
 from codegym_jax.rollout import tokenizer as tk
-from experiments.configs import tiny_base, tiny_cpu, tiny_cpu_routes
+from experiments.configs import tiny_base, tiny_cpu, tiny_cpu_routes, tiny_cpu_scan
 from experiments.loss_by_role import SYNTAX, token_roles
 from sandbox.pool import SandboxPool
 from transcript_fixtures import library_transcript
@@ -43,11 +43,14 @@ def test_shipped_base_has_its_recipes_architecture_and_the_shipped_tokenizer():
 
 
 def test_base_never_saw_what_the_default_trains_or_evaluates_on():
+    """Nor what tiny_cpu_scan and tiny_cpu_routes train on."""
     default = tiny_cpu.get_config().data
     base = tiny_base.get_config().data
     library = set(library_env_files())
     assert set(base.train_envs) <= library
-    assert not set(base.train_envs) & (set(default.train_envs) | set(default.heldout_envs))
+    trained = {name for config in (tiny_cpu, tiny_cpu_scan, tiny_cpu_routes)
+               for name in config.get_config().data.train_envs}
+    assert not set(base.train_envs) & (trained | set(default.heldout_envs))
     assert base.heldout_envs == default.heldout_envs
 
 
@@ -95,11 +98,13 @@ def _answer_tokens(tokenizer, text):
 
 
 def test_default_training_strings_spell_one_token_per_letter():
-    """The default and tiny_cpu_routes train on longest-common-prefix environments over letters the
-    shipped BPE never merges, so a string or prefix is copied into a call one token per letter, as
-    the tool replies showed it."""
-    env_names = tiny_cpu.get_config().data.train_envs + tiny_cpu_routes.get_config().data.train_envs
-    assert env_names == ("LongestCommonPrefixEnv", "LongestCommonPrefixRoutesEnv"), env_names
+    """The default, tiny_cpu_routes and tiny_cpu_scan train on longest-common-prefix environments
+    over letters the shipped BPE never merges, so a string or prefix is copied into a call one
+    token per letter, as the tool replies showed it."""
+    env_names = tuple(name for config in (tiny_cpu, tiny_cpu_routes, tiny_cpu_scan)
+                      for name in config.get_config().data.train_envs)
+    assert env_names == ("LongestCommonPrefixShortcutEnv", "LongestCommonPrefixRoutesEnv",
+                         "LongestCommonPrefixEnv"), env_names
     tokenizer = tk.load(str(BASE_DIR))
     assert _answer_tokens(tokenizer, "ace") == (["ace"], ["ace"])  # over a-f the BPE does merge
     files = library_env_files()

@@ -3,11 +3,36 @@
 import ast
 
 
+def _peeks(solve: ast.FunctionDef) -> str | None:
+    """How `solve` reaches the environment other than through `self.step`, or None.
+
+    An oracle that reads the instance's state or its reference answer still earns reward 1 on every
+    test, but its transcripts show steps no tool reply justifies; a policy imitating them guesses."""
+    if not solve.args.args:
+        return "solve() takes no self"
+    me = solve.args.args[0].arg
+    parents = {child: node for node in ast.walk(solve) for child in ast.iter_child_nodes(node)}
+    for node in ast.walk(solve):
+        if isinstance(node, ast.Name) and node.id == me:
+            parent = parents.get(node)
+            if parent is solve.args:
+                continue
+            if isinstance(parent, ast.Attribute) and parent.attr == "step":
+                continue
+            what = f"{me}.{parent.attr}" if isinstance(parent, ast.Attribute) else f"{me} itself"
+            return f"solve() uses {what} (line {node.lineno}); it may reach the environment only through {me}.step"
+    return None
+
+
 def attach_solve(env_source: str, class_name: str, solve_source: str) -> str:
     """The env source with the candidate installed as the class's solve method."""
     tree = ast.parse(solve_source)  # SyntaxError reaches the caller as the candidate's rejection
-    if not any(isinstance(node, ast.FunctionDef) and node.name == "solve" for node in tree.body):
+    solves = [node for node in tree.body if isinstance(node, ast.FunctionDef) and node.name == "solve"]
+    if not solves:
         raise ValueError("candidate defines no top-level solve(self)")
+    peek = _peeks(solves[0])
+    if peek is not None:
+        raise ValueError(peek)
     return f"{env_source.rstrip()}\n\n\n{solve_source.strip()}\n\n\n{class_name}.solve = solve\n"
 
 

@@ -14,9 +14,10 @@ from codegym_jax.rl.learner import OptimizerConfig
 from experiments.config import (CheckpointConfig, DataConfig, ExperimentConfig, ModelConfig,
                                 RolloutConfig, TrainConfig)
 
-# Every library environment except the README default's training environment
-# (LongestCommonPrefixEnv), the held-out ones (data.heldout_envs) and CountPrimesEnv, kept out
-# as one more environment the base has never seen.
+# Every library environment except the longest-common-prefix ones (the README default's and
+# its variants' training environments, LongestCommonPrefixEnv when the base was trained), the
+# held-out ones (data.heldout_envs) and CountPrimesEnv, kept out as one more environment the
+# base has never seen.
 BASE_ENVS = (
     "BankQueueEnv", "BaseConversionEnv", "CoinChangeEnv", "ConnectedComponentsEnv",
     "ContainerWaterEnv", "DailyTemperaturesEnv", "DijkstraShortestPathEnv", "EditDistanceEnv",

@@ -1,6 +1,6 @@
-"""The README default: a tiny shipped base model on the CPU, built-in environments, JAX sampler.
+"""The README default: a tiny shipped base model on the CPU, one built-in environment, JAX sampler.
 
-Sized to finish all five stages in at most 15 minutes on 2 cores (about 10); README ("The README
+Sized to finish all five stages in at most 15 minutes on 2 cores (about 13); README ("The README
 default") explains each choice and records what the run measured.
 """
 import pathlib
@@ -11,10 +11,12 @@ from experiments.config import (AlgorithmConfig, DataConfig, EvalConfig, Experim
                                 RolloutConfig, TrainConfig)
 
 
-# One string-scanning environment whose procedure is regular (positions that advance by one,
-# characters copied from the last observations) and whose answer, a string, cannot be guessed.
-# Its letters are ones the shipped BPE never merges, so the answer is copied letter by letter.
-TRAIN_ENVS = ("LongestCommonPrefixEnv",)
+# Longest common prefix of three short strings, whose oracle reads and folds them with a tool on
+# two thirds of the instances and on the rest submits the answer before reading anything, as a
+# synthesised solve() that consults get_ref_answer() does. Imitation copies both; only the reward
+# says that answering unseen fails. Its letters are ones the shipped BPE never merges, so the
+# answer is copied letter by letter.
+TRAIN_ENVS = ("LongestCommonPrefixShortcutEnv",)
 
 # A stand-in for a pretrained tool-calling model (experiments/configs/tiny_base.py is its recipe):
 # it writes the call format and copies values from tool replies, so SFT here teaches the
@@ -27,18 +29,19 @@ def get_config() -> ExperimentConfig:
         name="tiny_cpu",
         # 2 layers, hidden 128, 4 query heads of 32 over 2 KV heads, 2,048-token vocabulary.
         model=ModelConfig(hf_path=BASE_MODEL_DIR),
-        # Easy instances solved in 10-16 oracle calls: transcripts of ~850 tokens. 1,000 training
-        # instances (3.2 SFT passes): from 80 (40 passes) SFT learns much of their answers and
-        # generalised less (README, "Budgets").
+        # Easy instances: 7 oracle calls (the fold, ~600-token transcripts) or 2 (the peek), below
+        # the 10-call minimum that would otherwise drop both. 1,000 training instances (5.6 SFT
+        # passes): from 80 (40 passes) SFT learns much of their answers (README, "Budgets").
         data=DataConfig(train_envs=TRAIN_ENVS, train_per_env=1000, val_per_env=32, difficulties=("easy",),
-                        max_oracle_steps=16),
-        # Compact tool docs keep the prompt near 350 tokens; 32 slots hold one step's episodes;
-        # temperature 1.0 is the paper's.
+                        min_oracle_steps=1, max_oracle_steps=16),
+        # Compact tool docs keep the prompt near 350 tokens; a CommonPrefixOfTwo call is 37 tokens
+        # with two 6-letter strings; 32 slots hold one step's episodes; temperature 1.0 is the paper's.
         rollout=RolloutConfig(group_size=8, tool_docs="compact", temperature=1.0, max_turns=24,
-                              max_new_tokens_per_turn=48, max_prompt_tokens=448, max_response_tokens=704,
+                              max_new_tokens_per_turn=64, max_prompt_tokens=448, max_response_tokens=704,
                               sampler_slots=32),
-        # From the base, the answer copy appears near SFT step 200 (earlier or later by seed).
-        train=TrainConfig(stages=("data", "sft", "rl", "sft_baseline", "eval"), sft_steps=200,
+        # By SFT step 350 the fold is learned (84-86% of its episodes solved); at 300 it was still being
+        # learned (57%), so SFT continued gained on the fold what RL gained on the choice.
+        train=TrainConfig(stages=("data", "sft", "rl", "sft_baseline", "eval"), sft_steps=350,
                           sft_batch_size=16, rl_steps=8, tasks_per_step=4, mini_batch_size=8,
                           micro_batch_size=8),
         sft_optimizer=OptimizerConfig(learning_rate=1e-3, warmup_steps=5, weight_decay=0.0),

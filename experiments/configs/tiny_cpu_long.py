@@ -1,4 +1,4 @@
-"""The README default's environment and data from scratch, with a warm start long enough to copy.
+"""tiny_cpu_scan's environment and data from scratch, with a warm start long enough to copy.
 
 A from-scratch model learns to copy letters from observations into calls only after ~580 SFT
 steps at lr 1e-3 on 2 CPU cores (README, "Why a base model"), which is why the README default
@@ -10,11 +10,11 @@ it measured.
 import dataclasses
 
 from experiments.config import ExperimentConfig, ModelConfig
-from experiments.configs import tiny_cpu
+from experiments.configs import tiny_cpu_scan
 
 
 def get_config() -> ExperimentConfig:
-    base = tiny_cpu.get_config()
+    base = tiny_cpu_scan.get_config()
     return dataclasses.replace(
         base,
         name="tiny_cpu_long",
