@@ -93,13 +93,14 @@ def episode_records(tasks: Sequence[TaskInstance], trajectories: Sequence[Trajec
     rows = []
     for i, t in enumerate(trajectories):
         task = tasks[i // samples_per_task]
+        actions = [str(m.get("content") or "") for m in t.messages if m["role"] == "assistant"]
         rows.append({
             "task": i // samples_per_task, "sample": i % samples_per_task, "env_name": task.env_name,
             "env_str": task.env_str, "difficulty": task.difficulty, "reward": float(t.reward),
             "termination": t.termination, "tool_calls": t.num_tool_calls, "oracle_steps": task.oracle_steps,
             "tokens": len(t.tokens), "sampled_tokens": int(t.num_sampled),
-            "last_action": _last_content(t, "assistant"), "last_observation": _last_content(t, "tool"),
-            "actions": [str(m.get("content") or "") for m in t.messages if m["role"] == "assistant"],
+            "last_action": actions[-1] if actions else None, "last_observation": _last_content(t, "tool"),
+            "actions": actions,
         })
     return rows
 
