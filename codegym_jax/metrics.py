@@ -13,6 +13,8 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from codegym_jax.jsonl import open_append, read_jsonl
+
 METRICS_FILE = "metrics.jsonl"
 
 
@@ -29,7 +31,7 @@ class MetricsWriter:
     def __init__(self, run_dir: str | pathlib.Path, tensorboard: bool = True):
         self.run_dir = pathlib.Path(run_dir)
         self.run_dir.mkdir(parents=True, exist_ok=True)
-        self._file = open(self.run_dir / METRICS_FILE, "a", buffering=1)
+        self._file = open_append(self.run_dir / METRICS_FILE)
         self._tb = None
         if tensorboard:
             from tensorboardX import SummaryWriter
@@ -63,20 +65,7 @@ class MetricsWriter:
 def read_metrics(run_dir: str | pathlib.Path) -> list[dict[str, float]]:
     """All logged rows, in order; a torn last line (a run killed mid-write) is skipped."""
     path = pathlib.Path(run_dir) / METRICS_FILE
-    if not path.exists():
-        return []
-    rows = []
-    lines = path.read_text().splitlines()
-    for i, line in enumerate(lines):
-        if not line.strip():
-            continue
-        try:
-            rows.append(json.loads(line))
-        except json.JSONDecodeError:
-            if i == len(lines) - 1:
-                break
-            raise ValueError(f"{path}: line {i + 1} is not valid JSON: {line[:80]!r}") from None
-    return rows
+    return read_jsonl(path, torn_tail_ok=True, missing_ok=True)
 
 
 def series(rows: list[dict[str, float]], key: str) -> tuple[np.ndarray, np.ndarray]:

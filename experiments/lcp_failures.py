@@ -36,6 +36,7 @@ if __package__ in (None, ""):
     # Run as a script: make the repository root importable without an install.
     sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
+from codegym_jax.jsonl import read_jsonl  # noqa: E402
 from codegym_jax.rollout.tool_calls import parse_tool_call  # noqa: E402
 
 ENV_NAMES = ("LongestCommonPrefixEnv", "LongestCommonPrefixRoutesEnv", "LongestCommonPrefixShortcutEnv")
@@ -167,16 +168,6 @@ def format_tables(reports: dict[str, dict]) -> str:
     return "\n".join(lines)
 
 
-def read_records(path: pathlib.Path) -> list[dict]:
-    rows = []
-    for n, line in enumerate(path.read_text().splitlines(), 1):
-        try:
-            rows.append(json.loads(line))
-        except json.JSONDecodeError as e:
-            raise ValueError(f"{path}:{n} is not a JSON line: {e}") from None
-    return rows
-
-
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("run_dir", help="a run directory whose eval stage has run (holds config.json and eval/)")
@@ -194,7 +185,7 @@ def main(argv: list[str] | None = None) -> int:
     found = {policy: path for policy, path in files.items() if path.is_file()}
     if not found:
         raise FileNotFoundError(f"no eval/<policy>_{args.split}_episodes.jsonl in {run}; run its eval stage first")
-    reports = {POLICY_LABELS[policy]: failure_report(read_records(path), tokenizer, config.rollout.tool_format)
+    reports = {POLICY_LABELS[policy]: failure_report(read_jsonl(path), tokenizer, config.rollout.tool_format)
                for policy, path in found.items()}
     print(format_tables(reports))
     return 0

@@ -23,7 +23,8 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 from sandbox.pool import SandboxPool  # noqa: E402
 
 from codegym_jax.synthesis.config import SynthesisConfig  # noqa: E402
-from codegym_jax.synthesis.pipeline import read_jsonl, run_pipeline  # noqa: E402
+from codegym_jax.jsonl import read_jsonl  # noqa: E402
+from codegym_jax.synthesis.pipeline import run_pipeline  # noqa: E402
 from codegym_jax.synthesis.report import format_report  # noqa: E402
 from openai_replay_server import ReplayServer  # noqa: E402
 import synthesis_recordings as rec  # noqa: E402

@@ -1,6 +1,7 @@
 """`experiments/run.py` end to end on the real stack (sandbox, JAX sampler, learner, Orbax) with
 small budgets: data -> sft -> rl -> sft_baseline -> eval, killed during RL and rerun with the
-same command, which must resume from the last RL checkpoint and finish."""
+same command, which must resume from the last RL checkpoint and finish. It runs on the runtime
+requirements alone (tests/runtime_site.py), as after a plain `./setup.sh`."""
 import json
 import os
 import pathlib
@@ -10,6 +11,8 @@ import sys
 import time
 
 import pytest
+
+from runtime_site import build_site, runtime_env
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 
@@ -27,14 +30,8 @@ OVERRIDES = [
 
 def command(run_dir):
     sets = [a for o in OVERRIDES + [f"logging.run_dir={run_dir}"] for a in ("--set", o)]
-    return [sys.executable, str(REPO / "experiments" / "run.py"), "--config",
+    return [sys.executable, "-S", str(REPO / "experiments" / "run.py"), "--config",
             str(REPO / "experiments" / "configs" / "tiny_cpu.py"), *sets]
-
-
-def env():
-    e = dict(os.environ)
-    e.pop("XLA_FLAGS", None)  # one CPU device, as a user's run has
-    return e
 
 
 def rl_checkpoints(run_dir):
@@ -45,8 +42,9 @@ def rl_checkpoints(run_dir):
 @pytest.mark.slow
 def test_sft_rl_eval_killed_and_resumed(tmp_path):
     run_dir = tmp_path / "run"
+    env = runtime_env(build_site(tmp_path / "site"))
     log = open(tmp_path / "first.log", "w")
-    first = subprocess.Popen(command(run_dir), cwd=REPO, env=env(), stdout=log, stderr=subprocess.STDOUT,
+    first = subprocess.Popen(command(run_dir), cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
                              start_new_session=True)
     deadline = time.time() + 600
     while time.time() < deadline and first.poll() is None and len(rl_checkpoints(run_dir)) < 2:
@@ -58,7 +56,7 @@ def test_sft_rl_eval_killed_and_resumed(tmp_path):
     assert not (run_dir / "checkpoints" / "rl" / "done.json").exists()
     killed_at = rl_checkpoints(run_dir)[-1]
 
-    second = subprocess.run(command(run_dir), cwd=REPO, env=env(), capture_output=True, text=True, timeout=900)
+    second = subprocess.run(command(run_dir), cwd=REPO, env=env, capture_output=True, text=True, timeout=900)
     out = second.stdout + second.stderr
     assert second.returncode == 0, out[-4000:]
     assert "sft: finished earlier" in out
@@ -93,10 +91,10 @@ def test_sft_rl_eval_killed_and_resumed(tmp_path):
     assert (run_dir / "config.json").exists()
 
     # The loss-by-role diagnostic on the same run: one table per kept SFT checkpoint.
-    diag = [sys.executable, str(REPO / "experiments" / "loss_by_role.py"), str(run_dir), "--num-tasks", "2"]
-    shown = subprocess.run(diag, cwd=REPO, env=env(), capture_output=True, text=True, timeout=300)
+    diag = [sys.executable, "-S", str(REPO / "experiments" / "loss_by_role.py"), str(run_dir), "--num-tasks", "2"]
+    shown = subprocess.run(diag, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
     assert shown.returncode == 0, shown.stderr[-3000:]
     assert shown.stdout.count("sft step") == 3 and "| tool name |" in shown.stdout, shown.stdout
-    missing = subprocess.run(diag + ["--steps", "999"], cwd=REPO, env=env(), capture_output=True, text=True,
+    missing = subprocess.run(diag + ["--steps", "999"], cwd=REPO, env=env, capture_output=True, text=True,
                              timeout=300)
     assert missing.returncode != 0 and "no sft checkpoint at steps [999]" in missing.stderr

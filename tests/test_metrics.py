@@ -42,7 +42,7 @@ def test_torn_last_line_is_skipped_but_corruption_elsewhere_is_an_error(tmp_path
     path.write_text(json.dumps({"step": 0, "a": 1.0}) + "\n" + '{"step": 1, "a"')
     assert metrics.read_metrics(tmp_path) == [{"step": 0, "a": 1.0}]
     path.write_text('{"step": 0\n' + json.dumps({"step": 1, "a": 1.0}) + "\n")
-    with pytest.raises(ValueError, match="line 1 is not valid JSON"):
+    with pytest.raises(ValueError, match=r"metrics.jsonl:1: not JSON"):
         metrics.read_metrics(tmp_path)
 
 

@@ -19,7 +19,8 @@ from codegym_jax.synthesis import __main__ as cli
 from codegym_jax.synthesis.config import SynthesisConfig
 from codegym_jax.synthesis.llm_client import ChatClient, LLMError
 from codegym_jax.synthesis.oracles import attach_solve
-from codegym_jax.synthesis.pipeline import filter_env, read_jsonl
+from codegym_jax.jsonl import read_jsonl
+from codegym_jax.synthesis.pipeline import filter_env
 from codegym_jax.synthesis.prompts import sections
 from codegym_jax.synthesis.unit_tests import REFERENCE_FUNCTION, parse_unit_tests
 from openai_replay_server import ReplayServer

@@ -11,7 +11,8 @@ import pytest
 from codegym_jax.envs.tasks import read_tasks
 from codegym_jax.synthesis.config import SynthesisConfig
 from codegym_jax.synthesis.llm_client import ChatClient
-from codegym_jax.synthesis.pipeline import read_jsonl, run_pipeline
+from codegym_jax.jsonl import read_jsonl
+from codegym_jax.synthesis.pipeline import run_pipeline
 from openai_replay_server import ReplayServer
 import synthesis_recordings as rec
 

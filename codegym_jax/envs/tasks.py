@@ -11,6 +11,7 @@ import json
 import os
 
 from codegym_jax.envs.env_str import parse_env_str
+from codegym_jax.jsonl import numbered_records
 
 UPSTREAM_ABILITY_PREFIX = "codegym_v1@"
 DIFFICULTIES = ("easy", "medium", "hard")
@@ -46,21 +47,14 @@ _FIELDS = {f.name for f in dataclasses.fields(TaskInstance)}
 
 def read_tasks(path: str) -> list[TaskInstance]:
     tasks = []
-    with open(path, encoding="utf-8") as f:
-        for number, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except ValueError as exc:
-                raise ValueError(f"{path}:{number}: not JSON ({exc})") from None
-            unknown = set(record) - _FIELDS
-            if unknown:
-                raise ValueError(f"{path}:{number}: unknown task fields {sorted(unknown)}")
-            try:
-                tasks.append(TaskInstance(**record))
-            except (TypeError, ValueError) as exc:
-                raise ValueError(f"{path}:{number}: {exc}") from None
+    for number, record in numbered_records(path):
+        unknown = set(record) - _FIELDS
+        if unknown:
+            raise ValueError(f"{path}:{number}: unknown task fields {sorted(unknown)}")
+        try:
+            tasks.append(TaskInstance(**record))
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"{path}:{number}: {exc}") from None
     return tasks
 
 
@@ -98,22 +92,18 @@ def _question(record: dict) -> str | None:
 def read_upstream_records(path: str, env_dir: str, split: str = "train") -> list[TaskInstance]:
     """Task instances from an upstream CodeGym training JSONL; env files from `env_dir`."""
     tasks = []
-    with open(path, encoding="utf-8") as f:
-        for number, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-                code_id, env_str = parse_upstream_ability(record["ability"])
-            except (ValueError, KeyError) as exc:
-                raise ValueError(f"{path}:{number}: {exc!r}") from None
-            env_name, _ = parse_env_str(env_str)
-            env_file = os.path.join(env_dir, f"{code_id}__{env_name}.py")
-            if not os.path.isfile(env_file):
-                raise ValueError(f"{path}:{number}: env file {env_file} does not exist")
-            rounds = (record.get("extra_info") or {}).get("solve_fc_round")
-            tasks.append(TaskInstance(
-                env_name=env_name, env_str=env_str, env_file=env_file, code_id=code_id,
-                difficulty=None, oracle_steps=int(rounds) if rounds is not None else None,
-                split=split, task_description=_question(record)))
+    for number, record in numbered_records(path):
+        try:
+            code_id, env_str = parse_upstream_ability(record["ability"])
+        except (ValueError, KeyError) as exc:
+            raise ValueError(f"{path}:{number}: {exc!r}") from None
+        env_name, _ = parse_env_str(env_str)
+        env_file = os.path.join(env_dir, f"{code_id}__{env_name}.py")
+        if not os.path.isfile(env_file):
+            raise ValueError(f"{path}:{number}: env file {env_file} does not exist")
+        rounds = (record.get("extra_info") or {}).get("solve_fc_round")
+        tasks.append(TaskInstance(
+            env_name=env_name, env_str=env_str, env_file=env_file, code_id=code_id,
+            difficulty=None, oracle_steps=int(rounds) if rounds is not None else None,
+            split=split, task_description=_question(record)))
     return tasks

@@ -7,7 +7,8 @@ import json
 import os
 
 from codegym_jax.synthesis.config import SynthesisConfig
-from codegym_jax.synthesis.pipeline import read_jsonl, run_pipeline
+from codegym_jax.jsonl import read_jsonl
+from codegym_jax.synthesis.pipeline import run_pipeline
 from codegym_jax.synthesis.report import format_report
 
 DEFAULT_PROBLEMS = os.path.join(os.path.dirname(__file__), "data", "problems.jsonl")

@@ -11,6 +11,7 @@ from sandbox.limits import SandboxLimits
 from sandbox.pool import SandboxPool
 
 from codegym_jax.envs.tasks import TaskInstance, write_tasks
+from codegym_jax.jsonl import open_append, read_jsonl
 from codegym_jax.envs.tool_docs import extract_env_spec, render_tool_docs
 from codegym_jax.synthesis import checks, oracles, prompts, unit_tests
 from codegym_jax.synthesis.config import SynthesisConfig
@@ -19,15 +20,13 @@ from codegym_jax.synthesis.llm_client import ChatClient, LLMError
 STAGES = ("env_generation", "checks", "unit_tests", "oracles", "filters")
 
 
-def read_jsonl(path: str) -> list[dict]:
-    if not os.path.exists(path):
-        return []
-    with open(path, encoding="utf-8") as f:
-        return [json.loads(line) for line in f if line.strip()]
+def _stage_records(path: str) -> list[dict]:
+    # A run killed mid-append leaves a torn last line: its item is simply done again.
+    return read_jsonl(path, torn_tail_ok=True, missing_ok=True)
 
 
 def _append(path: str, record: dict) -> None:
-    with open(path, "a", encoding="utf-8") as f:
+    with open_append(path) as f:
         f.write(json.dumps(record, ensure_ascii=False) + "\n")
 
 
@@ -38,7 +37,7 @@ def _reject(record_id: str, reason: str) -> dict:
 async def _run_stage(out_dir: str, stage: str, items: list[dict], work) -> list[dict]:
     """Run `work(item) -> record` on items not yet in <stage>.jsonl; return all its records."""
     path = os.path.join(out_dir, f"{stage}.jsonl")
-    done = {record["id"] for record in read_jsonl(path)}
+    done = {record["id"] for record in _stage_records(path)}
 
     async def one(item):
         record = await work(item)
@@ -46,7 +45,7 @@ async def _run_stage(out_dir: str, stage: str, items: list[dict], work) -> list[
 
     await asyncio.gather(*(one(item) for item in items if item["id"] not in done))
     wanted = {item["id"] for item in items}
-    return [record for record in read_jsonl(path) if record["id"] in wanted]
+    return [record for record in _stage_records(path) if record["id"] in wanted]
 
 
 async def generate_env(client: ChatClient, problem: dict) -> dict:

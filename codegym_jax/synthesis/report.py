@@ -3,7 +3,8 @@
 import json
 import os
 
-from codegym_jax.synthesis.pipeline import STAGES, read_jsonl
+from codegym_jax.jsonl import read_jsonl
+from codegym_jax.synthesis.pipeline import STAGES
 
 
 def reason_kind(reason: str) -> str:
@@ -15,7 +16,7 @@ def build_report(out_dir: str, ids: list[str]) -> dict:
     wanted = set(ids)
     report = {"problems": len(ids), "stages": {}}
     for stage in STAGES:
-        records = [r for r in read_jsonl(os.path.join(out_dir, f"{stage}.jsonl")) if r["id"] in wanted]
+        records = [r for r in read_jsonl(os.path.join(out_dir, f"{stage}.jsonl"), missing_ok=True) if r["id"] in wanted]
         rejected: dict[str, int] = {}
         for record in records:
             if not record["ok"]:
@@ -33,7 +34,7 @@ def build_report(out_dir: str, ids: list[str]) -> dict:
             if any(field in record for record in records):
                 report["stages"][stage][field] = dict(sorted(totals.items()))
     tasks_path = os.path.join(out_dir, "tasks.jsonl")
-    tasks = read_jsonl(tasks_path)
+    tasks = read_jsonl(tasks_path, missing_ok=True)
     steps = [t["oracle_steps"] for t in tasks]
     report["export"] = {"envs": len({t["env_name"] for t in tasks}), "tasks": len(tasks),
                         "mean_oracle_steps": round(sum(steps) / len(steps), 2) if steps else None}
