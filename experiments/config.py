@@ -423,6 +423,12 @@ def check_config(config: ExperimentConfig) -> ExperimentConfig:
     if bad:
         raise ConfigError(f"eval.pass_k={list(ev.pass_k)} holds {bad}, outside 1..eval.samples_per_task="
                           f"{ev.samples_per_task}: pass@k needs k samples of each task")
+    a = config.algorithm
+    if config.train.one_step_off_policy and a.old_logprobs == "recompute" and not a.loss.tis_cap:
+        raise ConfigError("train.one_step_off_policy=true samples each step's episodes with params one update "
+                          "old, and with algorithm.old_logprobs='recompute' and algorithm.loss.tis_cap=0 nothing "
+                          "corrects for that: set algorithm.loss.tis_cap (e.g. 2.0), or algorithm.old_logprobs="
+                          "'sampler' to take the clipped ratio against the sampling policy")
     return config
 
 

@@ -5,7 +5,9 @@ Per step: draw `train.tasks_per_step` train tasks (a pure function of seed and s
 drop groups without signal (dynamic sampling), recompute old log-probs, split the episodes into
 mini-batches of `train.mini_batch_size` (one optimizer update each), then hand the new params to
 the engine. With `train.one_step_off_policy` the next step's rollouts are sampled while this
-step trains (with the params before this step's updates); the recomputed old log-probs and
+step trains, all of them with the params before this step's updates: the engine takes the new
+params only once that rollout is in (or before an eval), so every step but the first trains on
+episodes exactly one update old (logged as `rl/policy_lag`); the recomputed old log-probs and
 `algorithm.loss.tis_cap` correct for the stale sampler. With `algorithm.loss.kl_coef` > 0 the
 loss adds a KL penalty towards the starting (SFT) policy, whose log-probs come from a kept copy
 of its params, per mini-batch.
@@ -125,6 +127,9 @@ def run_rl(config: ExperimentConfig, out_dir: pathlib.Path) -> dict:
     def engine_params(params):
         return copied(params) if copy_for_engine else params
 
+    # Off-policy: params the engine takes once the rollout sampling with its current ones is in.
+    pending_sync: tuple[Any, int] | None = None
+
     writer = MetricsWriter(out_dir, tensorboard=config.logging.tensorboard)
     bar = tqdm(total=t.rl_steps, initial=step, desc="rl", unit="step", file=sys.stderr,
                disable=not config.logging.progress_bars, dynamic_ncols=True)
@@ -146,11 +151,18 @@ def run_rl(config: ExperimentConfig, out_dir: pathlib.Path) -> dict:
                 max_concurrent=r.sampler_slots, on_episode=lambda _: episodes_bar.update(1)))
             return trajectories, metrics, time.perf_counter() - started
 
+        def sync_engine():
+            nonlocal pending_sync
+            if pending_sync is not None:
+                engine.update_weights(*pending_sync)
+                pending_sync = None
+
         future = executor.submit(rollout, step, step) if step < t.rl_steps else None
         while step < t.rl_steps:
             step_start = time.perf_counter()
             trajectories, roll_metrics, rollout_s = future.result()
             waited_s = time.perf_counter() - step_start
+            sync_engine()
             if t.one_step_off_policy and step + 1 < t.rl_steps:
                 future = executor.submit(rollout, step + 1, step)
             kept, rewards_NxG, informative = group_episodes(
@@ -172,7 +184,11 @@ def run_rl(config: ExperimentConfig, out_dir: pathlib.Path) -> dict:
                 for b in mini:
                     state, m = train_step_for(b["tokens_BxL"].shape[0])(state, b)
                     update_metrics.append(m)
-                engine.update_weights(engine_params(state.params), step + 1)
+                if t.one_step_off_policy:
+                    pending_sync = (engine_params(state.params), step + 1)
+                else:
+                    engine.update_weights(state.params, step + 1)
+            policy_lag = step - float(np.mean([traj.policy_version for traj in trajectories]))
             step += 1
             eval_due = config.eval.every_steps and (step % config.eval.every_steps == 0 or step == t.rl_steps)
             # On-policy, an eval step dispatches the next rollout after the eval, so the two do not
@@ -186,6 +202,7 @@ def run_rl(config: ExperimentConfig, out_dir: pathlib.Path) -> dict:
             row = dict(roll_metrics)
             row.update({
                 "reward_mean": float(rewards_NxG.mean()),
+                "policy_lag": policy_lag,
                 "groups_informative_frac": float(informative.mean()),
                 "episodes_trained": len(kept),
                 "updates": len(update_metrics),
@@ -203,6 +220,9 @@ def run_rl(config: ExperimentConfig, out_dir: pathlib.Path) -> dict:
             bar.update(1)
             bar.set_postfix(reward=f"{logged['rl/reward_mean']:.2f}", kept=len(kept))
             if eval_due:
+                if pending_sync is not None:  # evaluate this step's params, not the sampler's
+                    concurrent.futures.wait([future])
+                    sync_engine()
                 periodic_eval(config, engine, pool, tokenizer, eval_sets, writer, step)
                 if not t.one_step_off_policy and step < t.rl_steps:
                     future = executor.submit(rollout, step, step)

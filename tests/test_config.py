@@ -109,6 +109,14 @@ def test_pass_k_beyond_the_samples_per_task_is_refused_after_all_overrides():
     assert C.check_config(C.apply_overrides(lowered, ["eval.pass_k=1"])).eval.pass_k == (1,)
 
 
+def test_off_policy_rollouts_without_a_correction_are_refused():
+    stale = C.apply_overrides(C.ExperimentConfig(), ["train.one_step_off_policy=true"])
+    with pytest.raises(C.ConfigError, match=r"one_step_off_policy=true .* set algorithm.loss.tis_cap"):
+        C.check_config(stale)
+    for fix in ("algorithm.loss.tis_cap=2.0", "algorithm.old_logprobs=sampler"):
+        C.check_config(C.apply_overrides(stale, [fix]))
+
+
 def test_run_py_refuses_an_inconsistent_config_before_writing_anything(tmp_path):
     run_dir = tmp_path / "run"
     out = subprocess.run(
