@@ -166,12 +166,15 @@ def test_async_requests_share_slots(model):
     np.testing.assert_allclose([r.logprobs for r in results], [r.logprobs for r in expected] * 2, atol=1e-5)
 
 
-def test_agent_loop_trajectories_carry_the_learners_logprobs():
+@pytest.mark.parametrize("vocabulary", ["project_bpe", "qwen2.5"])
+def test_agent_loop_trajectories_carry_the_learners_logprobs(vocabulary):
     """End to end: JaxSampler + chat format + real sandbox. The model is random except that
     <|im_end|> gets ~15% probability everywhere (embeddings share a constant direction that the
     <|im_end|> unembedding column is aligned with), so episodes have several closed turns with
     observations in between. On every sampled token the trajectory's sampler log-prob equals the
-    learner's log-prob recomputed from the whole buffer."""
+    learner's log-prob recomputed from the whole buffer. Twice: on an 800-token project BPE, and
+    on Qwen2.5's vocabulary with its model's 151,936 embedding rows (ids past 2**16, and rows past
+    the tokenizer's 151,665 tokens, as a real Qwen2.5 folder has)."""
     import os
 
     from codegym_jax.envs.tool_docs import extract_env_spec
@@ -180,16 +183,23 @@ def test_agent_loop_trajectories_carry_the_learners_logprobs():
     from codegym_jax.rollout.tokenizer import build_bpe_tokenizer, project_texts
     from sandbox.pool import AsyncSandbox, SandboxPool
 
-    tokenizer = build_bpe_tokenizer(project_texts(), vocab_size=800)
+    if vocabulary == "qwen2.5":
+        from qwen2_vocab import MODEL_VOCAB_SIZE, qwen25_tokenizer
+
+        tokenizer, vocab_size = qwen25_tokenizer(), MODEL_VOCAB_SIZE
+    else:
+        tokenizer = build_bpe_tokenizer(project_texts(), vocab_size=800)
+        vocab_size = len(tokenizer)
     im_end = tokenizer.convert_tokens_to_ids("<|im_end|>")
-    cfg = ModelConfig(vocab_size=len(tokenizer), hidden_size=64, intermediate_size=128, num_layers=2,
+    cfg = ModelConfig(vocab_size=vocab_size, hidden_size=64, intermediate_size=128, num_layers=2,
                       num_heads=4, num_kv_heads=2, head_dim=16)
     params = qwen.init_params(cfg, jax.random.PRNGKey(0))
     params["embed"] = params["embed"] + 0.5 * jax.random.normal(jax.random.PRNGKey(1), (cfg.hidden_size,))
     probe = jnp.arange(64)[None] * 7 % cfg.vocab_size
     hidden, _ = qwen.forward_hidden(params, cfg, probe, jnp.arange(64)[None])
     direction = hidden[0].mean(0)
-    params["lm_head"] = params["lm_head"].at[:, im_end].set(5.0 * direction / jnp.dot(direction, direction))
+    boost = float(np.log(0.18 * cfg.vocab_size))  # ~15% against the vocabulary's other logits near 0
+    params["lm_head"] = params["lm_head"].at[:, im_end].set(boost * direction / jnp.dot(direction, direction))
 
     library = os.path.join(os.path.dirname(__file__), "..", "codegym_jax", "envs", "library")
     episode_cfg = EpisodeConfig(max_tool_calls=3, max_new_tokens_per_turn=24, max_total_tokens=2048)
@@ -204,6 +214,8 @@ def test_agent_loop_trajectories_carry_the_learners_logprobs():
             sampler, AsyncSandbox(pool), tokenizer, tasks, 2, SamplingParams(temperature=1.0, seed=3), episode_cfg))
     assert metrics["rollout/episodes"] == 4
     assert sum(len(t.turn_spans) for t in trajectories) > 4  # some episodes went past one turn
+    sampled_ids = np.concatenate([t.tokens[t.loss_mask > 0] for t in trajectories])
+    assert sampled_ids.max() < cfg.vocab_size and (vocabulary != "qwen2.5" or sampled_ids.max() >= 2**16)
     for traj in trajectories:
         assert traj.termination in ("parse_error", "max_turns", "max_tokens", "context")
         tokens = traj.tokens.tolist()

@@ -13,8 +13,14 @@ from codegym_jax.rollout.tool_calls import parse_tool_call
 from sandbox.pool import SandboxPool
 
 
-@pytest.fixture(scope="module")
-def tokenizer():
+@pytest.fixture(scope="module", params=["project_bpe", "qwen2.5"])
+def tokenizer(request):
+    """A 1,024-token BPE trained on project text, and Qwen2.5's own vocabulary, where
+    <|FunctionCallBegin|> is plain text over several tokens and <tool_call> one added token."""
+    if request.param == "qwen2.5":
+        from qwen2_vocab import qwen25_tokenizer
+
+        return qwen25_tokenizer()
     return tk.build_bpe_tokenizer(tk.project_texts(), vocab_size=1024)
 
 
