@@ -69,9 +69,10 @@ def read_metrics(run_dir: str | pathlib.Path) -> list[dict[str, float]]:
 
 
 def series(rows: list[dict[str, float]], key: str) -> tuple[np.ndarray, np.ndarray]:
-    """(steps, values) of one metric across rows that have it."""
-    pairs = [(r["step"], r[key]) for r in rows if key in r]
-    if not pairs:
+    """(steps, values) of one metric across rows that have it, by step. A step logged twice (a
+    resumed stage redoes the steps after its last checkpoint) counts once, with its later value."""
+    by_step = {r["step"]: r[key] for r in rows if key in r}
+    if not by_step:
         return np.zeros((0,)), np.zeros((0,))
-    steps, values = zip(*pairs)
-    return np.asarray(steps, dtype=np.float64), np.asarray(values, dtype=np.float64)
+    steps = sorted(by_step)
+    return np.asarray(steps, dtype=np.float64), np.asarray([by_step[s] for s in steps], dtype=np.float64)

@@ -31,6 +31,18 @@ def test_writer_appends_across_restarts(tmp_path):
     assert [r["a"] for r in metrics.read_metrics(tmp_path)] == [1.0, 2.0]
 
 
+def test_steps_redone_after_a_resume_count_once_with_their_later_values(tmp_path):
+    with metrics.MetricsWriter(tmp_path, tensorboard=False) as w:
+        for step in (1, 2, 3, 4):  # killed after step 4; the last checkpoint was step 2
+            w.write(step, {"loss": 10.0 + step}, phase="sft")
+    with metrics.MetricsWriter(tmp_path, tensorboard=False) as w:
+        for step in (3, 4, 5):
+            w.write(step, {"loss": 20.0 + step}, phase="sft")
+    steps, values = metrics.series(metrics.read_metrics(tmp_path), "sft/loss")
+    np.testing.assert_array_equal(steps, [1, 2, 3, 4, 5])
+    np.testing.assert_array_equal(values, [11, 12, 23, 24, 25])
+
+
 def test_non_scalar_metric_is_an_error_naming_it(tmp_path):
     with metrics.MetricsWriter(tmp_path, tensorboard=False) as w:
         with pytest.raises(ValueError, match=r"metric 'hist' must be a scalar, got shape \(3,\)"):
