@@ -43,12 +43,17 @@ def stage_done(out_dir: pathlib.Path, stage: str) -> dict[str, Any] | None:
     return json.loads(path.read_text()) if path.exists() else None
 
 
-def mark_done(out_dir: pathlib.Path, stage: str, summary: dict[str, Any]) -> None:
-    path = checkpoint_dir(out_dir, stage) / DONE_FILE
+def write_json(path: pathlib.Path, data: Any) -> None:
+    """Writes `path` whole or not at all (a temp file renamed over it): a file whose presence
+    marks work finished must not be left half-written by a kill."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(summary, indent=2) + "\n")
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2) + "\n")
     tmp.replace(path)
+
+
+def mark_done(out_dir: pathlib.Path, stage: str, summary: dict[str, Any]) -> None:
+    write_json(checkpoint_dir(out_dir, stage) / DONE_FILE, summary)
 
 
 def export_final(config: ExperimentConfig, out_dir: pathlib.Path, stage: str, arch: ArchConfig,

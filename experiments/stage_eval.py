@@ -73,6 +73,8 @@ def run_eval(config: ExperimentConfig, out_dir: pathlib.Path) -> dict:
             path = result_path(out_dir, policy, split)
             if path.exists():
                 results[(policy, split)] = json.loads(path.read_text())
+                print(f"eval: {POLICY_LABELS[policy]} on {split}: success "
+                      f"{100 * results[(policy, split)]['success']:.1f}% (evaluated earlier; reused)")
             else:
                 todo.append((policy, split))
     if todo:
@@ -103,7 +105,7 @@ def run_eval(config: ExperimentConfig, out_dir: pathlib.Path) -> dict:
                 path.parent.mkdir(parents=True, exist_ok=True)
                 rows = episode_records(tasks, trajectories, ev.samples_per_task)
                 episodes_path(out_dir, policy, split).write_text("".join(json.dumps(r) + "\n" for r in rows))
-                path.write_text(json.dumps(summary, indent=2) + "\n")
+                policies.write_json(path, summary)  # last: its presence marks this evaluation done
                 write_samples(out_dir, f"eval_{policy}_{split}", 0, trajectories, config.logging.samples_per_step)
                 results[(policy, split)] = summary
                 print(f"eval: {POLICY_LABELS[policy]} on {split}: success {100 * summary['success']:.1f}% "

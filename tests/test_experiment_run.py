@@ -111,6 +111,14 @@ def test_sft_rl_eval_killed_and_resumed(tmp_path):
     assert (run_dir / "tensorboard").is_dir()
     assert (run_dir / "config.json").exists()
 
+    # Rerunning the finished run redoes nothing and prints the same table.
+    again = subprocess.run(command(run_dir), cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0, again.stderr[-3000:]
+    for stage in ("sft", "rl", "sft_baseline"):
+        assert f"{stage}: finished earlier" in again.stdout
+    assert again.stdout.count("(evaluated earlier; reused)") == 8
+    assert (run_dir / "eval" / "summary.md").read_text() == table
+
     # The loss-by-role diagnostic on the same run: one table per kept SFT checkpoint.
     diag = [sys.executable, "-S", str(REPO / "experiments" / "loss_by_role.py"), str(run_dir), "--num-tasks", "2"]
     shown = subprocess.run(diag, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
