@@ -6,8 +6,8 @@ import dataclasses
 import json
 import os
 
-from codegym_jax.synthesis.config import SynthesisConfig
 from codegym_jax.jsonl import read_jsonl
+from codegym_jax.synthesis.config import SynthesisConfig
 from codegym_jax.synthesis.pipeline import run_pipeline
 from codegym_jax.synthesis.report import format_report
 

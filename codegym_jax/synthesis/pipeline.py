@@ -11,8 +11,8 @@ from sandbox.limits import SandboxLimits
 from sandbox.pool import SandboxPool
 
 from codegym_jax.envs.tasks import TaskInstance, write_tasks
-from codegym_jax.jsonl import open_append, read_jsonl
 from codegym_jax.envs.tool_docs import extract_env_spec, render_tool_docs
+from codegym_jax.jsonl import open_append, read_jsonl
 from codegym_jax.synthesis import checks, oracles, prompts, unit_tests
 from codegym_jax.synthesis.config import SynthesisConfig
 from codegym_jax.synthesis.llm_client import ChatClient, LLMError

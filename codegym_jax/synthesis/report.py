@@ -16,7 +16,8 @@ def build_report(out_dir: str, ids: list[str]) -> dict:
     wanted = set(ids)
     report = {"problems": len(ids), "stages": {}}
     for stage in STAGES:
-        records = [r for r in read_jsonl(os.path.join(out_dir, f"{stage}.jsonl"), missing_ok=True) if r["id"] in wanted]
+        stage_file = os.path.join(out_dir, f"{stage}.jsonl")
+        records = [r for r in read_jsonl(stage_file, missing_ok=True) if r["id"] in wanted]
         rejected: dict[str, int] = {}
         for record in records:
             if not record["ok"]:
