@@ -189,6 +189,7 @@ def test_shipped_configs_load(path):
         return
     cfg = C.load_config(path)
     assert isinstance(cfg, C.ExperimentConfig)
+    assert C.check_config(cfg) is cfg  # the cross-field checks run.py applies
     assert C.config_from_dict(C.config_to_dict(cfg)) == cfg
 
 
