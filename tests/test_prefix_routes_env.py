@@ -9,14 +9,7 @@ import pytest
 
 from codegym_jax.envs.library import longest_common_prefix_routes_env as M
 from codegym_jax.envs.library import longest_common_prefix_shortcut_env as S
-
-
-class Recorder(M.LongestCommonPrefixRoutesEnv):
-    """The environment, with every call solve() makes recorded."""
-
-    def step(self, action):
-        self.__dict__.setdefault("calls", []).append(json.loads(action)["name"])
-        return super().step(action)
+from transcript_fixtures import oracle_calls
 
 
 def test_oracle_follows_the_instance_route_and_both_routes_are_drawn():
@@ -24,12 +17,12 @@ def test_oracle_follows_the_instance_route_and_both_routes_are_drawn():
     for seed in range(200):
         env_str = M.generate(seed, "easy")
         options = json.loads(env_str.split("@", 1)[1])
-        env = Recorder(env_str)
-        env.solve()
+        env = M.LongestCommonPrefixRoutesEnv(env_str)
+        calls = oracle_calls(env)
         assert env.reward == 1.0, env_str
         # Both read every string; the fold then hands each pair to the tool, the read answers at once.
         folds = ["CommonPrefixOfTwo"] * 2 if options["route"] == "fold" else []
-        assert env.calls == ["Observe"] + ["ReadString"] * 3 + folds + ["Done"], (env_str, env.calls)
+        assert calls == ["Observe"] + ["ReadString"] * 3 + folds + ["Done"], (env_str, calls)
         routes[options["route"]] += 1
     assert 80 <= routes["fold"] <= 120 and routes["fold"] + routes["read"] == 200, routes
 

@@ -11,16 +11,9 @@ import os
 import pytest
 
 from codegym_jax.envs.library import longest_common_prefix_shortcut_env as M
+from transcript_fixtures import oracle_calls
 
 NAME = "LongestCommonPrefixShortcutEnv"
-
-
-class Recorder(M.LongestCommonPrefixShortcutEnv):
-    """The environment, with every call solve() makes recorded."""
-
-    def step(self, action):
-        self.__dict__.setdefault("calls", []).append(json.loads(action)["name"])
-        return super().step(action)
 
 
 def _strings(env_str):
@@ -32,12 +25,12 @@ def test_oracle_follows_the_instance_route_and_both_routes_are_drawn():
     for seed in range(200):
         env_str = M.generate(seed, "easy")
         route = json.loads(env_str.split("@", 1)[1])["route"]
-        env = Recorder(env_str)
-        env.solve()
+        env = M.LongestCommonPrefixShortcutEnv(env_str)
+        calls = oracle_calls(env)
         assert env.reward == 1.0, env_str
         expected = (["Observe", "Done"] if route == "peek" else
                     ["Observe"] + ["ReadString"] * 3 + ["CommonPrefixOfTwo"] * 2 + ["Done"])
-        assert env.calls == expected, (env_str, env.calls)
+        assert calls == expected, (env_str, calls)
         routes[route] += 1
     # A third of the instances peek (PEEK_SHARE); 200 draws put the count within ±0.1 of it (3 sd).
     assert abs(routes["peek"] / 200 - M.PEEK_SHARE) < 0.1 and routes["peek"] + routes["fold"] == 200, routes

@@ -15,11 +15,11 @@ import pytest
 from codegym_jax.envs.library import longest_common_prefix_env as scan
 from codegym_jax.envs.library import longest_common_prefix_shortcut_env as shortcut
 from codegym_jax.envs.tasks import TaskInstance
+from codegym_jax.jsonl import read_jsonl
 from codegym_jax.synthesis import __main__ as cli
 from codegym_jax.synthesis.config import SynthesisConfig
 from codegym_jax.synthesis.llm_client import ChatClient, LLMError
 from codegym_jax.synthesis.oracles import attach_solve
-from codegym_jax.jsonl import read_jsonl
 from codegym_jax.synthesis.pipeline import filter_env
 from codegym_jax.synthesis.prompts import sections
 from codegym_jax.synthesis.unit_tests import REFERENCE_FUNCTION, parse_unit_tests

@@ -1,5 +1,6 @@
 """Oracle transcripts of built-in environments written from given calls and replies, without a
-sandbox run, for tests that look at what a model does on each token of a real transcript."""
+sandbox run, for tests that look at what a model does on each token of a real transcript; and the
+tools an environment's own oracle calls, run in-process."""
 from __future__ import annotations
 
 import json
@@ -17,3 +18,16 @@ def library_transcript(tokenizer, env_name: str, instance: dict, actions: list[d
     task = EpisodeTask(source, f"{env_name}@{json.dumps(instance)}",
                        extract_env_spec(source).task_description)
     return oracle_trajectory(tokenizer, task, actions, observations, EpisodeConfig(tool_docs="compact"))
+
+
+def oracle_calls(env) -> list[str]:
+    """Runs `env.solve()` in-process and returns the names of the tools it called, in order."""
+    calls, step = [], env.step
+
+    def recorded(action):
+        calls.append(json.loads(action)["name"])
+        return step(action)
+
+    env.step = recorded
+    env.solve()
+    return calls
