@@ -1,8 +1,10 @@
 """Test-wide setup: JAX sees 8 virtual CPU devices, so every test can exercise sharding."""
 import os
 
+from xla_flags import DEVICE_COUNT_FLAG
+
 # Must happen before jax is first imported anywhere in the test process.
-_flag = "--xla_force_host_platform_device_count=8"
+_flag = f"{DEVICE_COUNT_FLAG}=8"
 if _flag not in os.environ.get("XLA_FLAGS", ""):
     os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " " + _flag).strip()
 os.environ.setdefault("JAX_PLATFORMS", "cpu")

@@ -29,7 +29,10 @@ def global_batch(rows=8, length=32):
 
 
 def train(mesh, feed, steps=3):
-    """(losses, params checksum) of `steps` RL train steps; `feed(batch)` places the batch."""
+    """{losses, grad_norms, checksum (sum of |params|), params (entries), max_param} of `steps` RL
+    train steps; `feed(batch)` places the batch. Adam's eps is the learning rate, so an update
+    moves by at most lr / eps = 1 times a change in its gradient (at eps 1e-8 Adam would make
+    rounding in near-zero gradient entries full steps)."""
     import jax
     import jax.numpy as jnp
 
@@ -37,16 +40,21 @@ def train(mesh, feed, steps=3):
     from codegym_jax.rl import learner
 
     cfg = ModelConfig(**CFG_KW)
-    opt = learner.make_optimizer(learner.OptimizerConfig(learning_rate=1e-2, warmup_steps=0))
+    opt = learner.make_optimizer(learner.OptimizerConfig(learning_rate=1e-2, warmup_steps=0, eps=1e-2))
     state, shardings = learner.init_train_state(cfg, opt, jax.random.key(0), mesh)
     step = learner.jit_train_step(learner.make_train_step(cfg, opt, num_micro_batches=2), shardings, mesh)
-    losses = []
+    losses, grad_norms = [], []
     for _ in range(steps):
         state, metrics = step(state, feed(global_batch()))
         losses.append(float(metrics["loss"]))
-    checksum = jax.jit(lambda p: sum(jnp.sum(jnp.abs(x)) for x in jax.tree.leaves(p)),
-                       out_shardings=jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec()))(state.params)
-    return losses, float(checksum)
+        grad_norms.append(float(metrics["grad_norm"]))
+    stats = jax.jit(lambda p: (sum(jnp.sum(jnp.abs(x)) for x in jax.tree.leaves(p)),
+                               sum(x.size for x in jax.tree.leaves(p)),
+                               jnp.max(jnp.stack([jnp.max(jnp.abs(x)) for x in jax.tree.leaves(p)]))),
+                    out_shardings=jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec()))(state.params)
+    checksum, entries, max_param = (float(x) for x in stats)
+    return {"losses": losses, "grad_norms": grad_norms, "checksum": checksum, "params": int(entries),
+            "max_param": max_param}
 
 
 def main():
@@ -70,8 +78,7 @@ def main():
     def feed(batch):
         return distributed.host_local_batch_to_global({k: v[p * n:(p + 1) * n] for k, v in batch.items()}, sharding)
 
-    losses, checksum = train(mesh, feed)
-    out = {"losses": losses, "checksum": checksum, "devices": jax.device_count()}
+    out = {**train(mesh, feed), "devices": jax.device_count()}
     (pathlib.Path(args.out) / f"result_{p}.json").write_text(json.dumps(out))
     jax.distributed.shutdown()
 

@@ -16,6 +16,8 @@ import re
 
 from packaging.requirements import Requirement
 
+from xla_flags import child_env
+
 REPO = pathlib.Path(__file__).resolve().parents[1]
 
 
@@ -80,7 +82,5 @@ def build_site(dest: pathlib.Path, requirements_file: pathlib.Path = REPO / "req
 
 def runtime_env(site: pathlib.Path) -> dict[str, str]:
     """The environment for `[sys.executable, "-S", ...]`: the runtime site, then the repository."""
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([str(site), str(REPO)])
-    env.pop("XLA_FLAGS", None)  # one CPU device, as a user's run has
-    return env
+    # one CPU device, as a user's run has
+    return child_env(PYTHONPATH=os.pathsep.join([str(site), str(REPO)]))

@@ -16,6 +16,7 @@ from codegym_jax.checkpoint import Checkpointer, export_hf
 from codegym_jax.models import hf_io
 from codegym_jax.models.config import ModelConfig
 from codegym_jax.rl import learner
+from xla_flags import child_env
 
 CFG = ModelConfig(vocab_size=64, hidden_size=32, intermediate_size=64, num_layers=2,
                   num_heads=4, num_kv_heads=2, head_dim=8)
@@ -24,8 +25,7 @@ CFG = ModelConfig(vocab_size=64, hidden_size=32, intermediate_size=64, num_layer
 # the data position and the state's RNG, checkpointing every step, and prints the final params'
 # checksum; with RESUME it first restores the latest checkpoint.
 SCRIPT = textwrap.dedent('''
-    import sys, os
-    os.environ["XLA_FLAGS"] = "--xla_force_host_platform_device_count=4"
+    import sys
     import jax, jax.numpy as jnp, numpy as np
     from codegym_jax import sharding
     from codegym_jax.checkpoint import Checkpointer
@@ -72,7 +72,7 @@ def run_script(tmp_path, *args):
     script = tmp_path / "train.py"
     script.write_text(SCRIPT)
     out = subprocess.run([sys.executable, str(script), *map(str, args)], capture_output=True, text=True,
-                         cwd=pathlib.Path(__file__).resolve().parents[1])
+                         cwd=pathlib.Path(__file__).resolve().parents[1], env=child_env(device_count=4))
     assert out.returncode == 0, out.stderr[-3000:]
     return [line for line in out.stdout.splitlines() if line.startswith("CHECKSUM")][-1]
 

@@ -85,11 +85,12 @@ def test_sft_rl_eval_killed_and_resumed(tmp_path):
 
     rows = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
     assert {r["step"] for r in rows if "rl/reward_mean" in r} == {1, 2, 3, 4}
-    # Every update carried the KL penalty against the SFT policy (k3: never below zero). Without
-    # dynamic sampling every step updates, whatever the tiny policy's rewards.
+    # Every update carried the KL penalty against the SFT policy (k3 = e^x - x - 1: never below
+    # zero; in float32, e^x and its two subtractions near 1 are within 3 eps = 3.6e-7 of it).
+    # Without dynamic sampling every step updates, whatever the tiny policy's rewards.
     updated = [r for r in rows if r.get("rl/updates", 0) > 0]
     assert {r["step"] for r in updated} == {1, 2, 3, 4}, updated
-    assert all(r["rl/update/kl_ref"] > -1e-6 for r in updated), updated
+    assert all(r["rl/update/kl_ref"] >= -3 * 1.2e-7 for r in updated), updated
     assert any("sft_baseline/loss" in r for r in rows)
     # Steps redone after a resume are logged again; the curves hold each step once.
     steps, _ = series(read_metrics(run_dir), "sft/loss")

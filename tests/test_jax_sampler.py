@@ -13,6 +13,7 @@ from codegym_jax.models import qwen
 from codegym_jax.models.hf_io import load_hf_model
 from codegym_jax.rollout.engine import RolloutEngine, SamplingParams
 from codegym_jax.rollout.jax_sampler import JaxSampler
+from tolerances import assert_greedy_tokens, assert_within, logprob_bound
 
 PROMPTS = [[5, 6, 7, 8, 9], [11, 3], [40, 41, 42, 43, 44, 45, 46, 47, 48, 49, 50, 51, 52, 53, 54, 55, 56, 57],
            [2], [100, 90, 80, 70]]
@@ -56,33 +57,61 @@ def sampler(model):
 
 
 def learner_logprobs(cfg, params, tokens, temperature=1.0):
-    """log p(tokens[i] | tokens[:i]) from one full forward, as the learner recomputes them."""
+    """log p(tokens[i] | tokens[:i]) from one full forward, as the learner recomputes them, and
+    how far another program's log-probs of them may be by rounding."""
     ids = jnp.asarray([tokens], jnp.int32)
     logits, _ = qwen.forward(params, cfg, ids, jnp.arange(len(tokens))[None])
-    logp = jax.nn.log_softmax(logits[0] / temperature, axis=-1)
-    return np.asarray(logp[jnp.arange(len(tokens) - 1), ids[0, 1:]])
+    logits = logits[0] / temperature
+    logp = jax.nn.log_softmax(logits, axis=-1)
+    bound = logprob_bound(cfg, len(tokens), float(jnp.max(jnp.abs(logits))))
+    return np.asarray(logp[jnp.arange(len(tokens) - 1), ids[0, 1:]]), bound
 
 
-def test_greedy_matches_transformers_generate(sampler, hf_model):
+def hf_logprob_rows(hf_model, tokens):
+    """transformers' log-softmax rows [len(tokens), vocab] over one teacher-forced forward."""
     import torch
 
+    with torch.no_grad():
+        logits = hf_model(torch.tensor([tokens])).logits[0].double()
+    return torch.log_softmax(logits, -1).numpy()
+
+
+def assert_greedy_like_transformers(cfg, params, hf_model, prompt, res):
+    """Each greedy token is transformers' argmax after the same prefix (up to near-ties of two
+    forwards' rounding), with transformers' log-prob and the learner's."""
+    full = list(prompt) + list(res.token_ids)
+    ref, bound = learner_logprobs(cfg, params, full)
+    rows = hf_logprob_rows(hf_model, full)[len(prompt) - 1:-1]
+    assert_greedy_tokens(res.token_ids, rows, bound, f"prompt {prompt}")
+    assert_within(res.logprobs, rows[np.arange(len(res.token_ids)), res.token_ids], bound, "vs transformers")
+    assert_within(res.logprobs, ref[len(prompt) - 1:], bound, "vs the learner")
+
+
+def assert_same_greedy(got, want, bound, what):
+    """Two greedy results of programs of other shapes: the same tokens, with log-probs within
+    `bound`, up to a near-tie (where they part, each program's pick scored within 2 x bound of the
+    other's); past one they continue other prefixes."""
+    for i, (a, b) in enumerate(zip(got.token_ids, want.token_ids)):
+        gap = abs(got.logprobs[i] - want.logprobs[i])
+        if a != b:
+            assert gap <= 2 * bound, f"{what}: token {i} is {a} against {b}, log-probs {gap:.3g} apart"
+            return
+        assert gap <= bound, f"{what}: token {i}'s log-probs are {gap:.3g} apart, past {bound:.3g}"
+    assert len(got.token_ids) == len(want.token_ids), what
+
+
+def test_greedy_matches_transformers(sampler, model, hf_model):
     assert isinstance(sampler, RolloutEngine)
     results = sampler.generate(PROMPTS, SamplingParams(max_new_tokens=12, greedy=True))
     for prompt, res in zip(PROMPTS, results):
-        with torch.no_grad():
-            out = hf_model.generate(torch.tensor([prompt]), max_new_tokens=12, do_sample=False,
-                                    attention_mask=torch.ones(1, len(prompt), dtype=torch.long),
-                                    eos_token_id=None, pad_token_id=0)
-        assert list(res.token_ids) == out[0, len(prompt):].tolist(), prompt
-        assert res.finish_reason == "length"
+        assert_greedy_like_transformers(*model, hf_model, prompt, res)
+        assert res.finish_reason == "length" and len(res.token_ids) == 12
 
 
 def test_long_sequences_past_the_first_attention_window_match_transformers(model, hf_model):
     # Decode chunks attend over the first 128 cache slots until the furthest running slot
     # passes them, then over 256: sequences of 170+ tokens cross that boundary, side by side
     # with a shorter one whose slot never needs the wider window.
-    import torch
-
     cfg, params = model
     prompts = [PROMPTS[2], PROMPTS[0], PROMPTS[3]]
     new = [150, 40, 160]
@@ -90,13 +119,8 @@ def test_long_sequences_past_the_first_attention_window_match_transformers(model
         futures = [s.submit(p, SamplingParams(max_new_tokens=n, greedy=True)) for p, n in zip(prompts, new)]
         results = [f.result() for f in futures]
     for prompt, n, res in zip(prompts, new, results):
-        with torch.no_grad():
-            out = hf_model.generate(torch.tensor([prompt]), max_new_tokens=n, do_sample=False,
-                                    attention_mask=torch.ones(1, len(prompt), dtype=torch.long),
-                                    eos_token_id=None, pad_token_id=0)
-        assert list(res.token_ids) == out[0, len(prompt):].tolist(), prompt
-        ref = learner_logprobs(cfg, params, list(prompt) + list(res.token_ids))[len(prompt) - 1:]
-        np.testing.assert_allclose(res.logprobs, ref, atol=1e-4)
+        assert len(res.token_ids) == n
+        assert_greedy_like_transformers(cfg, params, hf_model, prompt, res)
 
 
 def test_sampled_logprobs_equal_learner_recomputation(sampler, model):
@@ -105,8 +129,8 @@ def test_sampled_logprobs_equal_learner_recomputation(sampler, model):
         sampling = SamplingParams(max_new_tokens=10, temperature=temperature, top_p=0.9, top_k=20, seed=5)
         for prompt, res in zip(PROMPTS, sampler.generate(PROMPTS, sampling)):
             assert len(res.token_ids) == len(res.logprobs) == 10
-            ref = learner_logprobs(cfg, params, prompt + list(res.token_ids), temperature)[len(prompt) - 1:]
-            np.testing.assert_allclose(res.logprobs, ref, atol=1e-4)
+            ref, bound = learner_logprobs(cfg, params, prompt + list(res.token_ids), temperature)
+            assert_within(res.logprobs, ref[len(prompt) - 1:], bound, f"T={temperature} {prompt}")
 
 
 def test_stop_tokens_end_a_sequence(sampler):
@@ -117,12 +141,15 @@ def test_stop_tokens_end_a_sequence(sampler):
     assert list(res.token_ids) == list(free[:free.index(stop) + 1])
 
 
-def test_seeds_make_samples_reproducible_independent_of_batch(sampler):
+def test_seeds_make_samples_reproducible_independent_of_batch(sampler, model):
     sampling = SamplingParams(max_new_tokens=8, temperature=1.0, seed=123)
     alone = sampler.generate([PROMPTS[1]], sampling)[0]
     batched = sampler.generate([PROMPTS[0], PROMPTS[1], PROMPTS[2]], sampling)[1]
+    # The same draws: a token could differ only where a uniform draw fell within rounding of a
+    # boundary of the cumulative distribution (the two prefills have other shapes).
     assert alone.token_ids == batched.token_ids
-    np.testing.assert_allclose(alone.logprobs, batched.logprobs, atol=1e-5)
+    _, bound = learner_logprobs(*model, PROMPTS[1] + list(alone.token_ids))
+    assert_within(alone.logprobs, batched.logprobs, 2 * bound, "alone vs batched")
     unseeded = [r.token_ids for r in sampler.generate([PROMPTS[1]] * 4, SamplingParams(max_new_tokens=8))]
     assert len(set(unseeded)) > 1
 
@@ -145,8 +172,8 @@ def test_update_weights_swaps_params(model):
         s.update_weights(shifted, version=1)
         after = s.generate(PROMPTS[:2], SamplingParams(max_new_tokens=6, greedy=True))
         assert s.version == 1 and before != after
-        ref = learner_logprobs(cfg, shifted, PROMPTS[0] + list(after[0].token_ids))[len(PROMPTS[0]) - 1:]
-        np.testing.assert_allclose(after[0].logprobs, ref, atol=1e-4)
+        ref, bound = learner_logprobs(cfg, shifted, PROMPTS[0] + list(after[0].token_ids))
+        assert_within(after[0].logprobs, ref[len(PROMPTS[0]) - 1:], bound, "after the swap")
         with pytest.raises(ValueError, match="structure"):
             s.update_weights({"embed": params["embed"]}, version=2)
 
@@ -161,9 +188,11 @@ def test_async_requests_share_slots(model):
             return await asyncio.gather(*(s.generate_async(p, greedy) for p in PROMPTS * 2))
 
         results = asyncio.run(many())
-    # same tokens; log-probs agree to float rounding (prefill shapes differ with the batch)
-    assert [r.token_ids for r in results] == [r.token_ids for r in expected] * 2
-    np.testing.assert_allclose([r.logprobs for r in results], [r.logprobs for r in expected] * 2, atol=1e-5)
+    # Log-probs agree to float rounding (prefill shapes differ with the batch); greedy tokens are
+    # the same up to near-ties within that rounding.
+    for prompt, got, want in zip(PROMPTS * 2, results, expected * 2):
+        _, bound = learner_logprobs(cfg, params, prompt + list(want.token_ids))
+        assert_same_greedy(got, want, 2 * bound, f"prompt {prompt}")
 
 
 @pytest.mark.parametrize("vocabulary", ["project_bpe", "qwen2.5"])
@@ -219,9 +248,9 @@ def test_agent_loop_trajectories_carry_the_learners_logprobs(vocabulary):
     for traj in trajectories:
         assert traj.termination in ("parse_error", "max_turns", "max_tokens", "context")
         tokens = traj.tokens.tolist()
-        ref = learner_logprobs(cfg, params, tokens)
+        ref, bound = learner_logprobs(cfg, params, tokens)
         sampled = np.flatnonzero(traj.loss_mask)
-        np.testing.assert_allclose(traj.sampler_logprobs[sampled], ref[sampled - 1], atol=1e-4)
+        assert_within(traj.sampler_logprobs[sampled], ref[sampled - 1], bound, traj.env_str)
 
 
 def test_next_turn_reuses_the_slot_cache(model):
@@ -237,8 +266,8 @@ def test_next_turn_reuses_the_slot_cache(model):
         again = s.generate([follow], greedy)[0]
         assert s.stats == {"prefill_tokens": 3, "reused_tokens": len(follow) - 4}
         ref = fresh.generate([follow], greedy)[0]
-        assert again.token_ids == ref.token_ids
-        np.testing.assert_allclose(again.logprobs, ref.logprobs, atol=1e-5)
+        _, bound = learner_logprobs(cfg, params, follow + list(ref.token_ids))
+        assert_same_greedy(again, ref, 2 * bound, "reused vs fresh")
         s.update_weights(jax.tree.map(lambda x: x * 1.0, params), version=1)
         s.stats.update(prefill_tokens=0, reused_tokens=0)
         s.generate([follow + list(again.token_ids)], greedy)

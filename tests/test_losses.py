@@ -71,11 +71,16 @@ CONFIGS = {
 def test_loss_matches_numpy_reference(name):
     cfg = CONFIGS[name]
     logp, old, adv, mask, sampler, ref, ent = random_inputs()
-    denom = losses.loss_denominator(jnp.asarray(mask), cfg)
-    f = jax.jit(lambda *a: losses.policy_loss(*a, cfg=cfg, denominator=denom, sampler_logp_BxT=sampler,
-                                                  ref_logp_BxT=ref, entropy_BxT=ent)[0])
-    ours = f(*(jnp.asarray(x, jnp.float32) for x in (logp, old, adv, mask)))
-    np.testing.assert_allclose(ours, np_loss(logp, old, adv, mask, cfg, sampler, ref, ent), rtol=1e-5, atol=1e-6)
+    # In float64 on both sides, so the comparison is of the math, not of float32 rounding: a sum
+    # of 35 terms is within 35 x 2.2e-16 of their magnitudes; 1e-12 of the loss leaves three
+    # orders of magnitude for cancellation between terms of either sign.
+    with jax.enable_x64(True):
+        denom = losses.loss_denominator(jnp.asarray(mask), cfg)
+        f = jax.jit(lambda *a: losses.policy_loss(*a, cfg=cfg, denominator=denom, sampler_logp_BxT=sampler,
+                                                      ref_logp_BxT=ref, entropy_BxT=ent)[0])
+        ours = f(*(jnp.asarray(x, jnp.float64) for x in (logp, old, adv, mask)))
+        assert ours.dtype == jnp.float64
+    np.testing.assert_allclose(ours, np_loss(logp, old, adv, mask, cfg, sampler, ref, ent), rtol=1e-12)
 
 
 @pytest.mark.parametrize("name", ["ppo-token-mean", "gspo-seq-mean-token-mean", "kl-k3-entropy", "dual-clip"])
@@ -123,12 +128,13 @@ def test_dual_clip_bounds_negative_advantage_loss():
 
 def test_global_denominator_makes_split_batches_add_up():
     for name, cfg in CONFIGS.items():
-        logp, old, adv, mask, sampler, ref, ent = (jnp.asarray(x, jnp.float32) for x in random_inputs(2, B=6))
-        denom = losses.loss_denominator(mask, cfg)
-        full = losses.policy_loss(logp, old, adv, mask, cfg, denom, sampler, ref, ent)[0]
-        parts = sum(losses.policy_loss(logp[i:i + 2], old[i:i + 2], adv[i:i + 2], mask[i:i + 2], cfg, denom,
-                                       sampler[i:i + 2], ref[i:i + 2], ent[i:i + 2])[0] for i in (0, 2, 4))
-        np.testing.assert_allclose(parts, full, rtol=1e-5, err_msg=name)
+        with jax.enable_x64(True):  # float64, as above: the sums' order is all that differs
+            logp, old, adv, mask, sampler, ref, ent = (jnp.asarray(x, jnp.float64) for x in random_inputs(2, B=6))
+            denom = losses.loss_denominator(mask, cfg)
+            full = losses.policy_loss(logp, old, adv, mask, cfg, denom, sampler, ref, ent)[0]
+            parts = sum(losses.policy_loss(logp[i:i + 2], old[i:i + 2], adv[i:i + 2], mask[i:i + 2], cfg, denom,
+                                           sampler[i:i + 2], ref[i:i + 2], ent[i:i + 2])[0] for i in (0, 2, 4))
+        np.testing.assert_allclose(parts, full, rtol=1e-12, err_msg=name)
 
 
 def test_bad_settings_are_errors():

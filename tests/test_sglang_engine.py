@@ -7,12 +7,12 @@ with transformers' Qwen2 on the same safetensors.
 """
 
 import json
-import math
 import sys
 
 import numpy as np
 import pytest
 
+from codegym_jax.models.config import ModelConfig
 from codegym_jax.rollout.engine import SamplingParams
 from codegym_jax.rollout.sglang_engine import SGLangEngine, SGLangRequestError, parse_generate_response
 from codegym_jax.rollout.sglang_launcher import (
@@ -22,6 +22,7 @@ from codegym_jax.rollout.sglang_launcher import (
     free_port,
     sglang_jax_cpu_config,
 )
+from tolerances import assert_greedy_tokens, assert_within, logprob_bound
 
 SGLANG_JAX_PYTHON = DEFAULT_SGLANG_JAX_VENV / "bin" / "python"
 needs_sglang_jax = pytest.mark.skipif(
@@ -29,9 +30,9 @@ needs_sglang_jax = pytest.mark.skipif(
     reason=f"sglang-jax venv absent ({SGLANG_JAX_PYTHON}); create it with .ci/sglang_jax_venv.sh",
 )
 
-# float32 on both sides (the launcher's fixes make sglang-jax's lm_head float32 too; left in
-# bfloat16 it is ~2e-3 off). Token checks allow 2 x this at near-ties of the random model.
-LOGPROB_TOL = 1e-4
+# head_dim 128: sglang-jax's CPU attention needs it (DESIGN §4).
+TINY_CFG = ModelConfig(vocab_size=512, hidden_size=128, intermediate_size=256, num_layers=2, num_heads=1,
+                       num_kv_heads=1, head_dim=128, max_position_embeddings=2048, rope_theta=10000.0)
 
 PROMPTS = [[5, 6, 7, 8, 9], [11, 3], [40, 41, 42, 43, 44, 45, 46, 47, 48, 49, 50]]
 
@@ -97,17 +98,11 @@ def _write_tokenizer(path):
 def tiny_model_dir(tmp_path_factory):
     import jax
 
-    from codegym_jax.models.config import ModelConfig
     from codegym_jax.models.hf_io import save_hf_model
     from codegym_jax.models.qwen import init_params
 
     path = tmp_path_factory.mktemp("tiny_qwen2")
-    # head_dim 128: sglang-jax's CPU attention needs it (DESIGN §4).
-    cfg = ModelConfig(
-        vocab_size=512, hidden_size=128, intermediate_size=256, num_layers=2, num_heads=1,
-        num_kv_heads=1, head_dim=128, max_position_embeddings=2048, rope_theta=10000.0,
-    )
-    save_hf_model(path, cfg, init_params(cfg, jax.random.PRNGKey(0)))
+    save_hf_model(path, TINY_CFG, init_params(TINY_CFG, jax.random.PRNGKey(0)))
     _write_tokenizer(path)
     return path
 
@@ -122,12 +117,15 @@ def hf_model(tiny_model_dir):
 
 
 def _hf_logprobs(hf_model, tokens, temperature=1.0):
-    """log_softmax(logits / T) at every position of `tokens` (row i predicts tokens[i + 1])."""
+    """log_softmax(logits / T) at every position of `tokens` (row i predicts tokens[i + 1]), and
+    how far another float32 forward's log-probs may be by rounding (both sides are float32: the
+    launcher's fixes make sglang-jax's lm_head float32 too; left in bfloat16 it is ~2e-3 off)."""
     import torch
 
     with torch.no_grad():
-        logits = hf_model(torch.tensor([tokens])).logits[0].double()
-    return torch.log_softmax(logits / temperature, dim=-1).numpy()
+        logits = hf_model(torch.tensor([tokens])).logits[0].double() / temperature
+    bound = logprob_bound(TINY_CFG, len(tokens), float(logits.abs().max()))
+    return torch.log_softmax(logits, dim=-1).numpy(), bound
 
 
 @pytest.fixture(scope="module")
@@ -152,12 +150,10 @@ def test_greedy_tokens_and_logprobs_match_transformers(engine, hf_model):
         assert res.finish_reason == "length"
         assert len(res.token_ids) == len(res.logprobs) == 8
         full = prompt + list(res.token_ids)
-        ref = _hf_logprobs(hf_model, full)
-        for i, (tok, lp) in enumerate(zip(res.token_ids, res.logprobs)):
-            row = ref[len(prompt) - 1 + i]
-            # The argmax, up to the two forwards' numeric difference at near-ties.
-            assert row[tok] >= row.max() - 2 * LOGPROB_TOL, (prompt, i, tok, int(np.argmax(row)))
-            assert math.isclose(lp, row[tok], abs_tol=LOGPROB_TOL), (prompt, i, lp, row[tok])
+        ref, bound = _hf_logprobs(hf_model, full)
+        rows = ref[len(prompt) - 1:-1]
+        assert_greedy_tokens(res.token_ids, rows, bound, f"prompt {prompt}")
+        assert_within(res.logprobs, rows[np.arange(len(rows)), res.token_ids], bound, f"prompt {prompt}")
 
 
 @needs_sglang_jax
@@ -169,12 +165,12 @@ def test_sampled_tokens_respect_top_k_and_carry_the_sampling_logprob(engine, hf_
     distinct = set()
     for prompt, res in zip(prompts, results):
         assert len(res.token_ids) == len(res.logprobs) == 6
-        ref = _hf_logprobs(hf_model, prompt + list(res.token_ids), temperature=0.7)
+        ref, bound = _hf_logprobs(hf_model, prompt + list(res.token_ids), temperature=0.7)
         for i, (tok, lp) in enumerate(zip(res.token_ids, res.logprobs)):
             row = ref[len(prompt) - 1 + i]
-            # In the top 5 (up to the two forwards' numeric difference at near-ties).
-            assert row[tok] >= np.sort(row)[-5] - 2 * LOGPROB_TOL, (prompt, i, tok)
-            assert math.isclose(lp, row[tok], abs_tol=LOGPROB_TOL), (prompt, i, lp, row[tok])
+            # In the top 5 (up to the two forwards' rounding at near-ties).
+            assert row[tok] >= np.sort(row)[-5] - 2 * bound, (prompt, i, tok)
+            assert abs(lp - row[tok]) <= bound, (prompt, i, lp, row[tok], bound)
         distinct.add(tuple(res.token_ids))
     assert len(distinct) == len(prompts)
 
