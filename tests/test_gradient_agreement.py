@@ -73,7 +73,9 @@ def test_policy_gradient_is_minus_advantage_times_mean_logprob_gradient():
     tokens = rng.integers(0, CFG.vocab_size, 10).tolist()
     mask = [0, 0, 0, 1, 1, 1, 0, 1, 1, 1]  # the sampled tokens; targets are tokens[1:]
     loss_cfg = LossConfig(aggregation="token-mean", kl_coef=0.05)  # as the default; no reference needed
-    got = GA.policy_gradient(params, CFG, one_row_batch(tokens, mask, 0.7), loss_cfg, temperature=1.0)
+    # Jitted: op by op, the scanned layers' gradients take seconds each.
+    policy_gradient = jax.jit(GA.policy_gradient, static_argnums=(1, 3, 4))
+    got = policy_gradient(params, CFG, one_row_batch(tokens, mask, 0.7), loss_cfg, 1.0)
 
     def mean_logprob(p):
         logits, _ = qwen.forward(p, CFG, jnp.asarray([tokens[:-1]]), jnp.arange(9)[None])
@@ -81,7 +83,7 @@ def test_policy_gradient_is_minus_advantage_times_mean_logprob_gradient():
         m = jnp.asarray(mask[1:], jnp.float32)
         return jnp.sum(logp * m) / jnp.sum(m)
 
-    want = jax.tree.map(lambda g: -0.7 * g, jax.grad(mean_logprob)(params))
+    want = jax.tree.map(lambda g: -0.7 * g, jax.jit(jax.grad(mean_logprob))(params))
     # Two programs computing one gradient: within a backward's rounding of its largest entry.
     bound = rounding_bound(gradient_terms(CFG, 9, 9), tree_max_abs(want))
     assert_trees_within(got, want, bound, "policy gradient")
@@ -89,5 +91,5 @@ def test_policy_gradient_is_minus_advantage_times_mean_logprob_gradient():
     # rounding of the exact one, so their sum is within twice that of zero.
     both = {k: jnp.concatenate([v, w]) for (k, v), w in
             zip(one_row_batch(tokens, mask, 1.0).items(), one_row_batch(tokens, mask, -1.0).values())}
-    zero = GA.policy_gradient(params, CFG, both, loss_cfg, temperature=1.0)
+    zero = policy_gradient(params, CFG, both, loss_cfg, 1.0)
     assert_trees_within(zero, jax.tree.map(jnp.zeros_like, zero), 2 * bound / 0.7, "opposite advantages")
