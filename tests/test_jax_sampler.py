@@ -59,12 +59,18 @@ def sampler(model):
 def learner_logprobs(cfg, params, tokens, temperature=1.0):
     """log p(tokens[i] | tokens[:i]) from one full forward, as the learner recomputes them, and
     how far another program's log-probs of them may be by rounding."""
-    ids = jnp.asarray([tokens], jnp.int32)
-    logits, _ = qwen.forward(params, cfg, ids, jnp.arange(len(tokens))[None])
-    logits = logits[0] / temperature
+    n = len(tokens)
+    width = -(-n // 64) * 64  # right padding to a few lengths, so a few compiles serve every test
+    ids = np.zeros((1, width), np.int32)
+    ids[0, :n] = tokens
+    logits = _jitted_forward(params, cfg, jnp.asarray(ids), jnp.arange(width)[None],
+                             jnp.asarray(np.arange(width) < n, jnp.int32)[None])[0][0, :n] / temperature
     logp = jax.nn.log_softmax(logits, axis=-1)
-    bound = logprob_bound(cfg, len(tokens), float(jnp.max(jnp.abs(logits))))
-    return np.asarray(logp[jnp.arange(len(tokens) - 1), ids[0, 1:]]), bound
+    bound = logprob_bound(cfg, width, float(jnp.max(jnp.abs(logits))))
+    return np.asarray(logp[jnp.arange(n - 1), jnp.asarray(tokens[1:])]), bound
+
+
+_jitted_forward = jax.jit(qwen.forward, static_argnums=(1,))
 
 
 def hf_logprob_rows(hf_model, tokens):
