@@ -100,6 +100,8 @@ def test_gradient_matches_finite_differences(name):
             up[idx] += eps
             down[idx] -= eps
             fd[idx] = (float(f(x64(up))) - float(f(x64(down)))) / (2 * eps)
+    # Central differences at h = 1e-6 in float64: truncation ~h^2 x the third derivative ~ 1e-12,
+    # cancellation ~2.2e-16 x |loss| / h ~ 1e-9; 1e-6 bounds both.
     np.testing.assert_allclose(grad, fd, atol=1e-6)
 
 
