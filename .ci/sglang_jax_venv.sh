@@ -3,7 +3,7 @@
 # servers for tests/test_sglang_engine.py. sglang-jax pins jax 0.8.3 and transformers 4.55, which
 # cannot share the project's .venv (jax 0.12, transformers 5). flax is pinned to 0.12.0 (with
 # FLAX_PYTREE_MODULE=false, set by sglang_launcher.py), the combination that serves on CPU
-# (DESIGN §4). Takes about a minute.
+# (docs/architecture.md, "Facts about dependencies"). Takes about a minute.
 #   .ci/sglang_jax_venv.sh            create if missing or incomplete
 # Set PYTHON312=/path/to/python3.12 to choose the interpreter.
 set -euo pipefail

@@ -3,7 +3,8 @@
 A config file is a Python module exposing `get_config() -> ExperimentConfig`; a resolved config
 saved as JSON (`config.json` in every run directory) can be loaded back with `load_config`.
 `apply_overrides` takes `a.b.c=value` strings and parses each value to the declared field type.
-Defaults are the paper's settings (DESIGN §5) wherever the paper states one.
+Defaults are the paper's settings (docs/architecture.md, "The paper's numbers") wherever the paper
+states one.
 """
 from __future__ import annotations
 

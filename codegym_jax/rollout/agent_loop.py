@@ -28,7 +28,7 @@ _FATAL_ENV_ERRORS = ("crash", "memory", "session_lost", "refused")
 class EpisodeConfig:
     """Budgets and format of one episode.
 
-    chat_format: "codegym" or "native" (DESIGN §3.4).
+    chat_format: "codegym" or "native" (docs/architecture.md, "Tool-call formats").
     tool_docs: "full" docstrings in the codegym prompt, or "compact" one-line signatures.
     max_tool_calls: T_max, assistant turns allowed (paper: 256).
     max_new_tokens_per_turn: cap on one turn's sampled tokens.

@@ -1,4 +1,5 @@
-"""Prompt rendering in the two tool-call formats (DESIGN §3.4) and the episode's token buffer.
+"""Prompt rendering in the two tool-call formats (docs/architecture.md, "Tool-call formats") and the
+episode's token buffer.
 
 codegym: tool docs (`render_tool_docs`) in the system message; our instructions and the task
   description in the user message; calls as <|FunctionCallBegin|>[{...}]<|FunctionCallEnd|>.

@@ -1,4 +1,5 @@
-"""The rollout-engine protocol (DESIGN §3.3): token ids in, sampled token ids + log-probs out.
+"""The rollout-engine protocol (docs/architecture.md, "Rollout engine"): token ids in, sampled token
+ids + log-probs out.
 
 Engines: the in-process `JaxSampler` (jax_sampler.py) and the SGLang HTTP client
 (sglang_engine.py). The agent loop only talks to this interface.

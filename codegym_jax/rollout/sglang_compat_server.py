@@ -1,6 +1,7 @@
 """Our rollout engine served behind SGLang's documented HTTP endpoints, on loopback.
 
-No SGLang that implements `/update_weights_from_disk` runs on CPU machines (DESIGN §4), so the
+No SGLang that implements `/update_weights_from_disk` runs on CPU machines (docs/architecture.md,
+"Facts about dependencies"), so the
 weight-sync cycle is exercised against this server instead: the same requests and replies as
 SGLang's native API, backed by any engine with the rollout-engine protocol (by default our
 JaxSampler loaded from an HF folder).

@@ -1,4 +1,5 @@
-"""Rollout engine that samples from SGLang-protocol HTTP servers (DESIGN §3.3).
+"""Rollout engine that samples from SGLang-protocol HTTP servers (docs/architecture.md, "Rollout
+engine").
 
 Token in, token out: every request is `POST /generate` with `input_ids` (one prompt per request;
 sglang-jax rejects a batch of id lists), the sampling parameters and `return_logprob`, and the

@@ -36,7 +36,8 @@ SERVER_MODULES = {
     "compat": "codegym_jax.rollout.sglang_compat_server",
 }
 
-# What sglang-jax 0.0.2 needs to serve a small model on CPU (DESIGN §4). Without the bucket
+# What sglang-jax 0.0.2 needs to serve a small model on CPU (docs/architecture.md, "Facts about
+# dependencies"). Without the bucket
 # flags it precompiles a 4096-request batch and runs out of memory on the first prefill; the
 # overlap scheduler hands input log-probs to the output processor as a list where it asserts a
 # tuple, so `return_logprob` requests need `--disable-overlap-schedule`.
@@ -88,7 +89,8 @@ class ServerConfig:
 
 
 def sglang_jax_cpu_config(model_path: str, port: int, **overrides) -> ServerConfig:
-    """sglang-jax on CPU with the flags and environment it needs (DESIGN §4)."""
+    """sglang-jax on CPU with the flags and environment it needs (docs/architecture.md, "Facts about
+    dependencies")."""
     fields = dict(
         python=str(DEFAULT_SGLANG_JAX_VENV / "bin" / "python"),
         model_path=model_path,

@@ -1,6 +1,6 @@
 """Parse the policy's tool call out of one assistant turn. Never raises on model output.
 
-Formats (DESIGN §3.4):
+Formats (docs/architecture.md, "Tool-call formats"):
   codegym: <|FunctionCallBegin|>[{"name": ..., "parameters": {...}}]<|FunctionCallEnd|>
   native:  <tool_call>{"name": ..., "arguments": {...}}</tool_call>   (Qwen2.5)
 Exactly one call per turn. Anything else (no call, bad JSON, two calls, unknown tool, wrong

@@ -1,4 +1,4 @@
-"""What one episode produced, as the learner consumes it (DESIGN §3.2)."""
+"""What one episode produced, as the learner consumes it (docs/architecture.md, "Trajectory")."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Settings of the synthesis pipeline; defaults are the numbers of DESIGN §5."""
+"""Settings of the synthesis pipeline; defaults are the numbers of docs/architecture.md, "The
+paper's numbers"."""
 
 import dataclasses
 

@@ -1,4 +1,5 @@
-"""The paper's run (DESIGN §5): Qwen2.5-32B-Instruct, GRPO with 512 tasks x 8 rollouts a step,
+"""The paper's run (docs/architecture.md, "The paper's numbers"): Qwen2.5-32B-Instruct, GRPO with
+512 tasks x 8 rollouts a step,
 mini-batch 512 (8 updates a step), lr 1e-6 with 5 warm-up steps, no KL, clip 0.2, grad clip 1.0,
 Adam (0.9, 0.95), weight decay 0.1, 5,120 prompt + 24,576 response tokens, temperature 1.0,
 at most 256 tool calls, ~100 steps; SGLang rollouts behind a router; parameters FSDP-sharded
