@@ -57,3 +57,13 @@ def padded_batch(vocab: int, seed: int = 0):
         segments[b, start:start + n] = 1
         positions[b, start:start + n] = np.arange(n)
     return tokens, positions, segments
+
+
+def hf_logprob_rows(hf_model, tokens, temperature: float = 1.0):
+    """transformers' log_softmax(logits / T) rows [len(tokens), vocab] over one teacher-forced
+    forward (row i predicts tokens[i + 1]), and the largest |logit / T| (a rounding bound's scale)."""
+    import torch
+
+    with torch.no_grad():
+        logits = hf_model(torch.tensor([list(tokens)])).logits[0].double() / temperature
+    return torch.log_softmax(logits, -1).numpy(), float(logits.abs().max())

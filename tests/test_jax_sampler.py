@@ -13,6 +13,7 @@ from codegym_jax.models import qwen
 from codegym_jax.models.hf_io import load_hf_model
 from codegym_jax.rollout.engine import RolloutEngine, SamplingParams
 from codegym_jax.rollout.jax_sampler import JaxSampler
+from model_fixtures import hf_logprob_rows
 from tolerances import assert_greedy_tokens, assert_within, logprob_bound
 
 PROMPTS = [[5, 6, 7, 8, 9], [11, 3], [40, 41, 42, 43, 44, 45, 46, 47, 48, 49, 50, 51, 52, 53, 54, 55, 56, 57],
@@ -73,23 +74,13 @@ def learner_logprobs(cfg, params, tokens, temperature=1.0):
 _jitted_forward = jax.jit(qwen.forward, static_argnums=(1,))
 
 
-def hf_logprob_rows(hf_model, tokens):
-    """transformers' log-softmax rows [len(tokens), vocab] over one teacher-forced forward."""
-    import torch
-
-    with torch.no_grad():
-        logits = hf_model(torch.tensor([tokens])).logits[0].double()
-    return torch.log_softmax(logits, -1).numpy()
-
-
 def assert_greedy_like_transformers(cfg, params, hf_model, prompt, res):
     """Each greedy token is transformers' argmax after the same prefix (up to near-ties of two
     forwards' rounding), with transformers' log-prob and the learner's."""
     full = list(prompt) + list(res.token_ids)
     ref, bound = learner_logprobs(cfg, params, full)
-    rows = hf_logprob_rows(hf_model, full)[len(prompt) - 1:-1]
-    assert_greedy_tokens(res.token_ids, rows, bound, f"prompt {prompt}")
-    assert_within(res.logprobs, rows[np.arange(len(res.token_ids)), res.token_ids], bound, "vs transformers")
+    rows, _ = hf_logprob_rows(hf_model, full)
+    assert_greedy_tokens(res.token_ids, rows[len(prompt) - 1:-1], bound, f"prompt {prompt}", res.logprobs)
     assert_within(res.logprobs, ref[len(prompt) - 1:], bound, "vs the learner")
 
 

@@ -22,6 +22,7 @@ from codegym_jax.rollout.sglang_launcher import (
     free_port,
     sglang_jax_cpu_config,
 )
+from model_fixtures import hf_logprob_rows
 from tolerances import assert_greedy_tokens, assert_within, logprob_bound
 
 SGLANG_JAX_PYTHON = DEFAULT_SGLANG_JAX_VENV / "bin" / "python"
@@ -30,7 +31,8 @@ needs_sglang_jax = pytest.mark.skipif(
     reason=f"sglang-jax venv absent ({SGLANG_JAX_PYTHON}); create it with .ci/sglang_jax_venv.sh",
 )
 
-# head_dim 128: sglang-jax's CPU attention needs it (DESIGN §4).
+# head_dim 128: sglang-jax's CPU attention needs it (docs/architecture.md, "Facts about
+# dependencies").
 TINY_CFG = ModelConfig(vocab_size=512, hidden_size=128, intermediate_size=256, num_layers=2, num_heads=1,
                        num_kv_heads=1, head_dim=128, max_position_embeddings=2048, rope_theta=10000.0)
 
@@ -120,12 +122,8 @@ def _hf_logprobs(hf_model, tokens, temperature=1.0):
     """log_softmax(logits / T) at every position of `tokens` (row i predicts tokens[i + 1]), and
     how far another float32 forward's log-probs may be by rounding (both sides are float32: the
     launcher's fixes make sglang-jax's lm_head float32 too; left in bfloat16 it is ~2e-3 off)."""
-    import torch
-
-    with torch.no_grad():
-        logits = hf_model(torch.tensor([tokens])).logits[0].double() / temperature
-    bound = logprob_bound(TINY_CFG, len(tokens), float(logits.abs().max()))
-    return torch.log_softmax(logits, dim=-1).numpy(), bound
+    rows, scale = hf_logprob_rows(hf_model, tokens, temperature)
+    return rows, logprob_bound(TINY_CFG, len(tokens), scale)
 
 
 @pytest.fixture(scope="module")
@@ -151,9 +149,7 @@ def test_greedy_tokens_and_logprobs_match_transformers(engine, hf_model):
         assert len(res.token_ids) == len(res.logprobs) == 8
         full = prompt + list(res.token_ids)
         ref, bound = _hf_logprobs(hf_model, full)
-        rows = ref[len(prompt) - 1:-1]
-        assert_greedy_tokens(res.token_ids, rows, bound, f"prompt {prompt}")
-        assert_within(res.logprobs, rows[np.arange(len(rows)), res.token_ids], bound, f"prompt {prompt}")
+        assert_greedy_tokens(res.token_ids, ref[len(prompt) - 1:-1], bound, f"prompt {prompt}", res.logprobs)
 
 
 @needs_sglang_jax

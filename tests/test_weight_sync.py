@@ -12,7 +12,6 @@ import sys
 import time
 
 import jax
-import numpy as np
 import pytest
 
 from codegym_jax.models.hf_io import save_hf_model
@@ -21,7 +20,8 @@ from codegym_jax.rollout.engine import SamplingParams
 from codegym_jax.rollout.sglang_compat_server import CompatServer, build_jax_service
 from codegym_jax.rollout.sglang_engine import SGLangEngine, SGLangRequestError, post_json
 from codegym_jax.rollout.sglang_launcher import ServerConfig, SGLangServer, free_port
-from tolerances import assert_greedy_tokens, assert_within, logprob_bound
+from model_fixtures import hf_logprob_rows
+from tolerances import assert_greedy_tokens, logprob_bound
 
 PROMPTS = [[5, 6, 7, 8, 9], [11, 3], [40, 41, 42, 43, 44, 45, 46]]
 GREEDY = SamplingParams(max_new_tokens=6, temperature=0.0, top_p=1.0, top_k=0, stop_token_ids=(), seed=None)
@@ -45,13 +45,10 @@ def _assert_serves(results, prompts, model_dir):
     model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32).eval()
     for res, prompt in zip(results, prompts):
         tokens = list(prompt) + list(res.token_ids)
-        with torch.no_grad():
-            logits = model(torch.tensor([tokens])).logits[0].double()
-        rows = torch.log_softmax(logits, -1).numpy()[len(prompt) - 1:-1]
-        bound = logprob_bound(_tiny_cfg(), len(tokens), float(logits.abs().max()))
+        rows, scale = hf_logprob_rows(model, tokens)
         assert len(res.token_ids) == GREEDY.max_new_tokens
-        assert_greedy_tokens(res.token_ids, rows, bound, f"prompt {prompt}")
-        assert_within(res.logprobs, rows[np.arange(len(rows)), res.token_ids], bound, f"prompt {prompt}")
+        assert_greedy_tokens(res.token_ids, rows[len(prompt) - 1:-1], logprob_bound(_tiny_cfg(), len(tokens), scale),
+                             f"prompt {prompt}", res.logprobs)
 
 
 @pytest.fixture(scope="module")

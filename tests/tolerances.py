@@ -50,9 +50,10 @@ def logprob_bound(cfg, seq_len: int, logit_scale: float) -> float:
     return 2 * rounding_bound(forward_terms(cfg, seq_len), logit_scale)
 
 
-def assert_greedy_tokens(tokens, logprob_rows, bound: float, what: str = ""):
+def assert_greedy_tokens(tokens, logprob_rows, bound: float, what: str = "", logprobs=None):
     """Every token is the argmax of its row of reference log-probs, up to twice `bound`: where
-    two forwards' log-probs differ by up to `bound` each, a near-tie may go either way."""
+    two forwards' log-probs differ by up to `bound` each, a near-tie may go either way. Given
+    `logprobs`, the tokens' own log-probs are within `bound` of the rows' too."""
     rows = np.asarray(logprob_rows, np.float64)
     assert rows.shape[0] == len(tokens), f"{what}: {len(tokens)} tokens against {rows.shape[0]} rows"
     for i, tok in enumerate(tokens):
@@ -60,6 +61,8 @@ def assert_greedy_tokens(tokens, logprob_rows, bound: float, what: str = ""):
         assert rows[i, tok] >= rows[i, best] - 2 * bound, (
             f"{what}: token {i} is {tok} (log-prob {rows[i, tok]:.6g}), the reference's argmax is {best} "
             f"({rows[i, best]:.6g}), apart by more than 2 x {bound:.3g}")
+    if logprobs is not None:
+        assert_within(logprobs, rows[np.arange(len(tokens)), list(tokens)], bound, f"{what} log-probs")
 
 
 def assert_within(actual, desired, bound: float, what: str = ""):
