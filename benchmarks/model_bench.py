@@ -15,11 +15,11 @@ import jax.numpy as jnp
 import numpy as np
 
 from codegym_jax.models import hf_io, qwen
-from codegym_jax.models.config import ModelConfig
+from codegym_jax.models.config import DecoderConfig
 
-TINY = ModelConfig(vocab_size=4096, hidden_size=256, intermediate_size=704, num_layers=4,
+TINY = DecoderConfig(vocab_size=4096, hidden_size=256, intermediate_size=704, num_layers=4,
                    num_heads=8, num_kv_heads=2, head_dim=32)
-QWEN25_05B = ModelConfig(vocab_size=151936, hidden_size=896, intermediate_size=4864, num_layers=24,
+QWEN25_05B = DecoderConfig(vocab_size=151936, hidden_size=896, intermediate_size=4864, num_layers=24,
                          num_heads=14, num_kv_heads=2, head_dim=64, tie_word_embeddings=True,
                          param_dtype="bfloat16", compute_dtype="bfloat16", remat=True)
 
@@ -69,7 +69,7 @@ def time_torch(cfg, params, batch, seq, iters):
     return (time.perf_counter() - start) / iters
 
 
-def train_flops_per_token(cfg: ModelConfig, seq: int) -> float:
+def train_flops_per_token(cfg: DecoderConfig, seq: int) -> float:
     """6 x matmul params per token plus causal attention (score + value) forward and backward."""
     d, f, h, kv, hd, n = (cfg.hidden_size, cfg.intermediate_size, cfg.num_heads, cfg.num_kv_heads,
                           cfg.head_dim, cfg.num_layers)

@@ -79,18 +79,19 @@ def bench_decode(args, model_dir, hf_model):
 def bench_episodes(args):
     from codegym_jax.envs.tool_docs import extract_env_spec
     from codegym_jax.models import qwen
-    from codegym_jax.models.config import ModelConfig
+    from codegym_jax.models.config import DecoderConfig
     from codegym_jax.rollout.agent_loop import EpisodeConfig, EpisodeTask, run_groups
     from codegym_jax.rollout.engine import SamplingParams
     from codegym_jax.rollout.jax_sampler import JaxSampler
     from codegym_jax.rollout.tokenizer import build_bpe_tokenizer, project_texts
-    from sandbox.pool import AsyncSandbox, SandboxPool
+    from sandbox.async_sandbox import AsyncSandbox
+    from sandbox.pool import SandboxPool
 
     import jax
     import jax.numpy as jnp
 
     tokenizer = build_bpe_tokenizer(project_texts(), vocab_size=args.vocab)
-    cfg = ModelConfig(vocab_size=len(tokenizer), hidden_size=args.hidden, intermediate_size=args.hidden * 3,
+    cfg = DecoderConfig(vocab_size=len(tokenizer), hidden_size=args.hidden, intermediate_size=args.hidden * 3,
                       num_layers=args.layers, num_heads=4, num_kv_heads=2, head_dim=args.hidden // 4)
     params = qwen.init_params(cfg, jax.random.PRNGKey(0))
     # A random model almost never samples <|im_end|>, so every episode would be one unfinished

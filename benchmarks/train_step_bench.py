@@ -14,11 +14,12 @@ import numpy as np
 
 from codegym_jax import sharding
 from codegym_jax.models import hf_io, qwen
-from codegym_jax.models.config import ModelConfig
+from codegym_jax.models.config import DecoderConfig
 from codegym_jax.rl import learner
 from codegym_jax.rl.losses import LossConfig
+from codegym_jax.rl.objectives import policy_gradient_loss
 
-CFG = ModelConfig(vocab_size=4096, hidden_size=256, intermediate_size=704, num_layers=4,
+CFG = DecoderConfig(vocab_size=4096, hidden_size=256, intermediate_size=704, num_layers=4,
                   num_heads=8, num_kv_heads=2, head_dim=32)
 
 
@@ -39,7 +40,8 @@ def time_ours(batch, iters):
     mesh = sharding.make_mesh({"fsdp": 1}, jax.devices()[:1])
     opt = learner.make_optimizer(learner.OptimizerConfig(learning_rate=1e-5, warmup_steps=0))
     state, shardings = learner.init_train_state(CFG, opt, jax.random.key(0), mesh)
-    step = learner.jit_train_step(learner.make_train_step(CFG, opt, LossConfig()), shardings, mesh)
+    train_step = learner.make_train_step(opt, policy_gradient_loss(CFG, LossConfig()))
+    step = learner.jit_train_step(train_step, shardings, mesh)
     with jax.set_mesh(mesh):
         state, m = step(state, batch)
         jax.block_until_ready(m)

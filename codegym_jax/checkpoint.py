@@ -12,7 +12,7 @@ from typing import Any
 import jax
 import orbax.checkpoint as ocp
 
-from codegym_jax.models.config import ModelConfig
+from codegym_jax.models.config import DecoderConfig
 from codegym_jax.models.hf_io import save_hf_model
 from codegym_jax.rl.learner import TrainState
 
@@ -78,6 +78,6 @@ class Checkpointer:
         self.close()
 
 
-def export_hf(path: str | pathlib.Path, cfg: ModelConfig, state: TrainState) -> pathlib.Path:
+def export_hf(path: str | pathlib.Path, cfg: DecoderConfig, state: TrainState) -> pathlib.Path:
     """The state's params as an HF folder (config.json + safetensors) for transformers / SGLang."""
     return save_hf_model(path, cfg, state.params)

@@ -7,15 +7,13 @@ from __future__ import annotations
 
 import json
 import math
-import pathlib
 import time
 from typing import Any, Mapping
 
 import numpy as np
 
 from codegym_jax.jsonl import open_append, read_jsonl
-
-METRICS_FILE = "metrics.jsonl"
+from codegym_jax.run_paths import RunPaths
 
 
 def _to_float(key: str, value: Any) -> float:
@@ -26,17 +24,16 @@ def _to_float(key: str, value: Any) -> float:
 
 
 class MetricsWriter:
-    """Appends metrics to `run_dir/metrics.jsonl` and, optionally, TensorBoard event files."""
+    """Appends metrics to the run's metrics.jsonl and, optionally, TensorBoard event files."""
 
-    def __init__(self, run_dir: str | pathlib.Path, tensorboard: bool = True):
-        self.run_dir = pathlib.Path(run_dir)
-        self.run_dir.mkdir(parents=True, exist_ok=True)
-        self._file = open_append(self.run_dir / METRICS_FILE)
+    def __init__(self, paths: RunPaths, tensorboard: bool = True):
+        paths.metrics_file.parent.mkdir(parents=True, exist_ok=True)
+        self._file = open_append(paths.metrics_file)
         self._tb = None
         if tensorboard:
             from tensorboardX import SummaryWriter
 
-            self._tb = SummaryWriter(str(self.run_dir / "tensorboard"))
+            self._tb = SummaryWriter(str(paths.tensorboard_dir))
 
     def write(self, step: int, metrics: Mapping[str, Any], phase: str = "") -> dict[str, float]:
         """Logs `metrics` at `step`; keys get a `phase/` prefix when a phase is given."""
@@ -62,10 +59,9 @@ class MetricsWriter:
         self.close()
 
 
-def read_metrics(run_dir: str | pathlib.Path) -> list[dict[str, float]]:
+def read_metrics(paths: RunPaths) -> list[dict[str, float]]:
     """All logged rows, in order; a torn last line (a run killed mid-write) is skipped."""
-    path = pathlib.Path(run_dir) / METRICS_FILE
-    return read_jsonl(path, torn_tail_ok=True, missing_ok=True)
+    return read_jsonl(paths.metrics_file, torn_tail_ok=True, missing_ok=True)
 
 
 def series(rows: list[dict[str, float]], key: str) -> tuple[np.ndarray, np.ndarray]:

@@ -17,6 +17,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from codegym_jax.metrics import read_metrics, series  # noqa: E402
+from codegym_jax.run_paths import RunPaths  # noqa: E402
 
 PANELS: dict[str, tuple[str, ...]] = {
     "reward": ("*reward*",),
@@ -31,15 +32,13 @@ PANELS: dict[str, tuple[str, ...]] = {
 }
 
 
-def plot_run(run_dir: str | pathlib.Path) -> list[pathlib.Path]:
+def plot_run(paths: RunPaths) -> list[pathlib.Path]:
     """Writes one PNG per panel that has data; returns the written paths."""
-    run_dir = pathlib.Path(run_dir)
-    rows = read_metrics(run_dir)
+    rows = read_metrics(paths)
     if not rows:
-        raise FileNotFoundError(f"no metrics in {run_dir / 'metrics.jsonl'}")
+        raise FileNotFoundError(f"no metrics in {paths.metrics_file}")
     keys = sorted({k for r in rows for k in r if k not in ("step", "time")})
-    out_dir = run_dir / "plots"
-    out_dir.mkdir(parents=True, exist_ok=True)
+    paths.plots_dir.mkdir(parents=True, exist_ok=True)
     written = []
     for panel, patterns in PANELS.items():
         matched = [k for k in keys if any(fnmatch.fnmatch(k, p) for p in patterns)]
@@ -50,11 +49,11 @@ def plot_run(run_dir: str | pathlib.Path) -> list[pathlib.Path]:
             steps, values = series(rows, key)
             ax.plot(steps, values, marker="o" if len(steps) < 30 else None, label=key)
         ax.set_xlabel("step")
-        ax.set_title(f"{run_dir.name}: {panel}")
+        ax.set_title(f"{paths.root.name}: {panel}")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
         fig.tight_layout()
-        path = out_dir / f"{panel}.png"
+        path = paths.plots_dir / f"{panel}.png"
         fig.savefig(path, dpi=100)
         plt.close(fig)
         written.append(path)
@@ -66,11 +65,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("run_dir")
     args = parser.parse_args(argv)
     try:
-        paths = plot_run(args.run_dir)
+        written = plot_run(RunPaths(pathlib.Path(args.run_dir)))
     except FileNotFoundError as e:
         print(f"plot: {e}", file=sys.stderr)
         return 1
-    for p in paths:
+    for p in written:
         print(p)
     return 0
 

@@ -6,6 +6,7 @@ import pathlib
 from typing import Sequence
 
 from codegym_jax.rollout.trajectory import Trajectory
+from codegym_jax.run_paths import RunPaths
 
 
 def _clip(text: str, limit: int) -> str:
@@ -30,7 +31,7 @@ def format_episode(t: Trajectory, max_prompt_chars: int = 600, max_turn_chars: i
     return "\n".join(lines) + "\n"
 
 
-def write_samples(run_dir: str | pathlib.Path, phase: str, step: int, trajectories: Sequence[Trajectory],
+def write_samples(paths: RunPaths, phase: str, step: int, trajectories: Sequence[Trajectory],
                   count: int) -> pathlib.Path | None:
     """Writes up to `count` episodes (solved and failed ones alternately when both exist)."""
     if count <= 0 or not trajectories:
@@ -42,7 +43,7 @@ def write_samples(run_dir: str | pathlib.Path, phase: str, step: int, trajectori
         for pool in (solved, failed):
             if pool and len(chosen) < count:
                 chosen.append(pool.pop(0))
-    path = pathlib.Path(run_dir) / "samples" / f"{phase}_step{step:05d}.md"
+    path = paths.samples_file(phase, step)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(f"# {phase}, step {step}\n\n" + "\n".join(format_episode(t) for t in chosen))
     return path

@@ -2,7 +2,7 @@
 (one server launched from `rollout.sglang_python`'s environment, weights synced from disk each
 step), codegym tool-call format with full tool docs, bf16 compute over float32 master weights."""
 from codegym_jax.rl.learner import OptimizerConfig
-from experiments.config import (CheckpointConfig, DataConfig, EvalConfig, ExperimentConfig, ModelConfig,
+from codegym_jax.train.config import (CheckpointConfig, DataConfig, EvalConfig, ExperimentConfig, PolicyConfig,
                                 RolloutConfig, TrainConfig)
 
 
@@ -12,7 +12,7 @@ def qwen25_gpu_config(size: str, tasks_per_step: int, micro_batch_size: int, rem
     folder = f"models/Qwen2.5-{size}-Instruct"
     return ExperimentConfig(
         name=f"qwen25_{size.lower().replace('.', 'p')}_gpu",
-        model=ModelConfig(hf_path=folder, param_dtype="float32", compute_dtype="bfloat16", remat=remat),
+        model=PolicyConfig(hf_path=folder, param_dtype="float32", compute_dtype="bfloat16", remat=remat),
         rollout=RolloutConfig(engine="sglang", sglang_launch=True, sglang_python="python", group_size=8,
                               temperature=1.0, max_turns=64, max_new_tokens_per_turn=1024,
                               max_prompt_tokens=5120, max_response_tokens=11264, sampler_slots=256),

@@ -1,7 +1,8 @@
 """The entry point: `python experiments/run.py --config experiments/configs/tiny_cpu.py [--set a.b=v ...]`.
 
 Resolves the config (file + overrides), prints it, saves it as `config.json` in the run
-directory (that JSON can be passed back to `--config` to rerun), then runs the configured stages.
+directory (that JSON can be passed back to `--config` to rerun), then runs the configured stages
+(`codegym_jax.train.stages.run_stages`).
 """
 from __future__ import annotations
 
@@ -15,9 +16,9 @@ if __package__ in (None, ""):
     # Run as a script: make the repository root importable without an install.
     sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
-from experiments import config as config_lib  # noqa: E402
-from codegym_jax.plot import plot_run  # noqa: E402
-from experiments import stages  # noqa: E402
+from codegym_jax.train import config_io  # noqa: E402
+from codegym_jax.train.config import ConfigError, run_paths  # noqa: E402
+from codegym_jax.train.stages import run_stages  # noqa: E402
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -37,11 +38,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def resolve_config(config_path: str, overrides: list[str]) -> config_lib.ExperimentConfig:
-    config = config_lib.load_config(config_path)
-    return config_lib.check_config(config_lib.apply_overrides(config, overrides))
-
-
 def enable_compilation_cache() -> None:
     """Compiled programs persist across runs and stages (a resumed run skips most compiles)."""
     import jax
@@ -55,23 +51,18 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     sys.stdout.reconfigure(line_buffering=True)  # stage reports interleave with progress bars
     try:
-        config = resolve_config(args.config, args.overrides)
-    except config_lib.ConfigError as e:
+        config = config_io.resolve_config(args.config, args.overrides)
+    except ConfigError as e:
         print(f"config error: {e}", file=sys.stderr)
         return 2
-    out_dir = config_lib.run_dir(config)
-    print(json.dumps(config_lib.config_to_dict(config), indent=2, sort_keys=True))
-    config_lib.save_config(config, out_dir / "config.json")
-    print(f"resolved config saved to {out_dir / 'config.json'}")
+    paths = run_paths(config)
+    print(json.dumps(config_io.config_to_dict(config), indent=2, sort_keys=True))
+    config_io.save_config(config, paths.config_file)
+    print(f"resolved config saved to {paths.config_file}")
     if args.dry_run:
         return 0
     enable_compilation_cache()
-    for stage in config.train.stages:
-        print(f"== stage {stage}", flush=True)
-        stages.run_stage(stage, config, out_dir)
-    if (out_dir / "metrics.jsonl").exists():
-        written = plot_run(out_dir)
-        print(f"plots: {len(written)} PNGs in {out_dir / 'plots'}")
+    run_stages(config, paths)
     return 0
 
 

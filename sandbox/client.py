@@ -14,13 +14,14 @@ import threading
 import time
 import urllib.parse
 
-from sandbox.pool import OracleResult, StepResult
+from sandbox.results import OracleResult, SandboxError, StepResult
 
 
 class EnvServerError(RuntimeError):
     def __init__(self, status: int, message: str):
         super().__init__(f"HTTP {status}: {message}")
         self.status = status
+        self.message = message
 
 
 class EnvClient:
@@ -86,12 +87,16 @@ class EnvClient:
         raise AssertionError("unreachable")
 
     # ------------------------------------------------------------------ API (mirrors SandboxPool)
+    def _next_server(self) -> int:
+        with self._lock:
+            server = self._next % len(self.urls)
+            self._next += 1
+        return server
+
     def open_session(self, env_source: str, env_str: str) -> str:
         last_error = None
         for _ in range(len(self.urls)):
-            with self._lock:
-                server = self._next % len(self.urls)
-                self._next += 1
+            server = self._next_server()
             try:
                 reply = self._request(server, "POST", "/start",
                                       {"env_source": env_source, "env_str": env_str}, idempotent=True)
@@ -145,8 +150,20 @@ class EnvClient:
         self._request(server, "POST", "/close", {"session_id": sid}, idempotent=True)
 
     def run_oracle(self, env_source: str, env_str: str) -> OracleResult:
-        return OracleResult(**self._request(0, "POST", "/oracle",
+        return OracleResult(**self._request(self._next_server(), "POST", "/oracle",
                                             {"env_source": env_source, "env_str": env_str}, idempotent=True))
+
+    def call_function(self, env_source: str, function_name: str, *args):
+        """A module-level function of the env file (e.g. generate(seed, difficulty)), run on the
+        servers in turn; the env's own failure raises SandboxError, as the pool's does."""
+        body = {"env_source": env_source, "function": function_name, "args": list(args)}
+        try:
+            return self._request(self._next_server(), "POST", "/call", body, idempotent=True)["result"]
+        except EnvServerError as exc:
+            if exc.status == 422:  # the server's SandboxError, as "kind: message"
+                kind, _, message = exc.message.partition(": ")
+                raise SandboxError(kind, message) from None
+            raise
 
     def health(self, server: int = 0) -> dict:
         return self._request(server, "GET", "/health", idempotent=True)

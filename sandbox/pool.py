@@ -9,7 +9,6 @@ its session as it was before the call).
 Thread-safe: one lock per worker slot, taken in slot order by batched calls.
 """
 
-import asyncio
 import dataclasses
 import io
 import itertools
@@ -23,28 +22,7 @@ import multiprocess
 
 from sandbox import worker as worker_module
 from sandbox.limits import SandboxLimits
-
-
-@dataclasses.dataclass(frozen=True)
-class StepResult:
-    """Outcome of one tool call. `error` is None or a kind: env_exception, timeout, crash, memory,
-    refused, observation_too_long, invalid_action, max_steps, episode_done, session_lost.
-    `step_count` counts the session's tool calls so far (failed ones included)."""
-
-    observation: str
-    done: bool
-    reward: float
-    error: str | None
-    step_count: int
-
-
-@dataclasses.dataclass(frozen=True)
-class OracleResult:
-    reward: float
-    steps: int
-    actions: list
-    observations: list
-    error: str | None
+from sandbox.results import OracleResult, SandboxError, StepResult
 
 
 MAX_REPLY_BYTES = 1 << 30  # a larger message from a worker is hostile: the worker is replaced
@@ -60,15 +38,6 @@ class _PlainUnpickler(pickle.Unpickler):
 
 def _loads(data: bytes):
     return _PlainUnpickler(io.BytesIO(data)).load()
-
-
-class SandboxError(RuntimeError):
-    """Env code could not be loaded/run (syntax error, bad import, timeout, crash...)."""
-
-    def __init__(self, kind: str, message: str):
-        super().__init__(f"{kind}: {message}")
-        self.kind = kind
-        self.message = message
 
 
 @dataclasses.dataclass
@@ -418,47 +387,3 @@ class SandboxPool:
             self.close()
         except Exception:
             pass
-
-
-
-class AsyncSandbox:
-    """asyncio face of a SandboxPool for the agent loop. Steps awaited in the same event-loop
-    tick are coalesced into one `step_many`, run on a thread so the loop keeps going.
-    `pool` may also be a `sandbox.client.EnvClient` (same methods) to use remote env servers."""
-
-    def __init__(self, pool):
-        self.pool = pool
-        self._pending: list = []
-
-    async def open_session(self, env_source: str, env_str: str) -> str:
-        return await asyncio.to_thread(self.pool.open_session, env_source, env_str)
-
-    async def close_session(self, session_id: str) -> None:
-        await asyncio.to_thread(self.pool.close_session, session_id)
-
-    async def step(self, session_id: str, action) -> StepResult:
-        future = asyncio.get_running_loop().create_future()
-        self._pending.append((session_id, action, future))
-        if len(self._pending) == 1:
-            asyncio.get_running_loop().call_soon(self._flush)
-        return await future
-
-    async def run_oracle(self, env_source: str, env_str: str) -> OracleResult:
-        return await asyncio.to_thread(self.pool.run_oracle, env_source, env_str)
-
-    def _flush(self) -> None:
-        batch, self._pending = self._pending, []
-        task = asyncio.ensure_future(
-            asyncio.to_thread(self.pool.step_many, [(sid, action) for sid, action, _ in batch]))
-
-        def deliver(done):
-            error = done.exception()
-            for index, (_, _, future) in enumerate(batch):
-                if future.done():
-                    continue
-                if error is not None:
-                    future.set_exception(error)
-                else:
-                    future.set_result(done.result()[index])
-
-        task.add_done_callback(deliver)

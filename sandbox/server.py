@@ -4,7 +4,8 @@
 
 POST JSON endpoints: /start {env_source, env_str} -> {session_id}; /step {session_id, action};
 /step_many {calls: [[session_id, action], ...]}; /done, /reward, /close {session_id};
-/oracle {env_source, env_str}. GET /health, /metrics.
+/oracle {env_source, env_str}; /call {env_source, function, args} -> {result} (a module-level
+function of the env file, e.g. generate(seed, difficulty)). GET /health, /metrics.
 Binds 127.0.0.1 by default; any other address needs a bearer token, and then every request
 without `Authorization: Bearer <token>` gets 401. More than `max_inflight` concurrent requests
 get 429 (never an unbounded queue); bad JSON or fields get 400, unknown sessions 404.
@@ -22,7 +23,8 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from sandbox.limits import SandboxLimits
-from sandbox.pool import SandboxError, SandboxPool
+from sandbox.pool import SandboxPool
+from sandbox.results import SandboxError
 
 MAX_BODY_BYTES = 8 << 20
 
@@ -94,6 +96,17 @@ class EnvServer(ThreadingHTTPServer):
         if path == "/oracle":
             result = pool.run_oracle(_field(body, "env_source", str), _field(body, "env_str", str))
             return dataclasses.asdict(result)
+        if path == "/call":
+            try:
+                value = pool.call_function(_field(body, "env_source", str), _field(body, "function", str),
+                                           *_field(body, "args", list))
+            except SandboxError as exc:
+                raise HTTPError(422, str(exc)) from None
+            try:
+                json.dumps(value)
+            except (TypeError, ValueError) as exc:
+                raise HTTPError(422, f"{body['function']}() returned a value JSON cannot carry: {exc}") from None
+            return {"result": value}
         raise HTTPError(404, f"no endpoint POST {path}")
 
     def handle_get(self, path: str):

@@ -36,13 +36,16 @@ def train(mesh, feed, steps=3):
     import jax
     import jax.numpy as jnp
 
-    from codegym_jax.models.config import ModelConfig
+    from codegym_jax.models.config import DecoderConfig
     from codegym_jax.rl import learner
+    from codegym_jax.rl.losses import LossConfig
+    from codegym_jax.rl.objectives import policy_gradient_loss
 
-    cfg = ModelConfig(**CFG_KW)
+    cfg = DecoderConfig(**CFG_KW)
     opt = learner.make_optimizer(learner.OptimizerConfig(learning_rate=1e-2, warmup_steps=0, eps=1e-2))
     state, shardings = learner.init_train_state(cfg, opt, jax.random.key(0), mesh)
-    step = learner.jit_train_step(learner.make_train_step(cfg, opt, num_micro_batches=2), shardings, mesh)
+    train_step = learner.make_train_step(opt, policy_gradient_loss(cfg, LossConfig()), num_micro_batches=2)
+    step = learner.jit_train_step(train_step, shardings, mesh)
     losses, grad_norms = [], []
     for _ in range(steps):
         state, metrics = step(state, feed(global_batch()))

@@ -16,8 +16,9 @@ from codegym_jax.rollout.chat_format import decode, render
 from codegym_jax.rollout.engine import GenerateResult, RolloutEngine, SamplingParams
 from codegym_jax.rollout.tokenizer import build_bpe_tokenizer, project_texts
 from codegym_jax.rollout.tool_calls import format_call
+from sandbox.async_sandbox import AsyncSandbox
 from sandbox.limits import SandboxLimits
-from sandbox.pool import AsyncSandbox, SandboxPool
+from sandbox.pool import SandboxPool
 
 LIBRARY = os.path.join(os.path.dirname(__file__), "..", "codegym_jax", "envs", "library")
 ENVS = ["jump_game_env.py", "valid_palindrome_env.py", "merge_intervals_env.py"]

@@ -4,8 +4,11 @@ import numpy as np
 import optax
 import pytest
 
-from codegym_jax.models.config import ModelConfig
+from codegym_jax.buckets import bucket
+from codegym_jax.models.config import DecoderConfig
 from codegym_jax.rl import batches, learner
+from codegym_jax.rl.losses import LossConfig
+from codegym_jax.rl.objectives import policy_gradient_loss, sft_cross_entropy
 from codegym_jax.rollout.trajectory import Trajectory
 from codegym_jax.sharding import make_mesh
 from tolerances import (F32_EPS, assert_trees_within, assert_within_rounding, capture_gradients, forward_terms,
@@ -23,11 +26,11 @@ def traj(n, sampled_from, seed=0, reward=1.0):
 
 
 def test_bucket():
-    assert [batches.bucket(n, 8) for n in (0, 1, 8, 9, 17, 33)] == [8, 8, 8, 16, 32, 64]
-    assert batches.bucket(600, 256, cap=768) == 768
-    assert batches.bucket(1000, 256, cap=768) == 1000  # never below n: the caller's cap check decides
+    assert [bucket(n, 8) for n in (0, 1, 8, 9, 17, 33)] == [8, 8, 8, 16, 32, 64]
+    assert bucket(600, 256, cap=768) == 768
+    assert bucket(1000, 256, cap=768) == 1000  # never below n: the caller's cap check decides
     with pytest.raises(ValueError, match="multiple"):
-        batches.bucket(3, 0)
+        bucket(3, 0)
 
 
 def test_layout_and_padding_rows():
@@ -61,7 +64,7 @@ def test_bad_input_is_named():
 
 @pytest.mark.parametrize("objective", ["sft", "rl"])
 def test_padding_rows_and_length_do_not_change_the_update(objective):
-    cfg = ModelConfig(vocab_size=64, hidden_size=32, intermediate_size=64, num_layers=2, num_heads=4,
+    cfg = DecoderConfig(vocab_size=64, hidden_size=32, intermediate_size=64, num_layers=2, num_heads=4,
                       num_kv_heads=2, head_dim=8)
     mesh = make_mesh({"fsdp": 1}, jax.devices()[:1])
     # Adam's eps at the learning rate: an update moves by at most lr / eps = 1 times a change in
@@ -74,8 +77,8 @@ def test_padding_rows_and_length_do_not_change_the_update(objective):
         state, shardings = learner.init_train_state(cfg, opt, jax.random.key(0), mesh)
         b = batches.rl_batch(ts, [1.0, -1.0, 0.5], row_multiple=rows, length_multiple=length)
         micro = b["tokens_BxL"].shape[0] // rows if rows > 1 else 1
-        step = learner.jit_train_step(learner.make_train_step(cfg, opt, num_micro_batches=micro,
-                                                              objective=objective), shardings, mesh)
+        loss_fn = sft_cross_entropy(cfg) if objective == "sft" else policy_gradient_loss(cfg, LossConfig())
+        step = learner.jit_train_step(learner.make_train_step(opt, loss_fn, num_micro_batches=micro), shardings, mesh)
         state, metrics = step(state, b)
         results.append(jax.device_get((metrics["loss"], state.opt_state[0].gradients, state.params)))
     # Padding adds exact zeros; what differs is the order of the sums (the forward's and the

@@ -28,7 +28,7 @@ def test_library_lists_every_env_file_once():
 def test_splits_filters_and_heldout(pool, tmp_path):
     files = library_env_files()
     opts = bt.BuildOptions(train_per_env=3, val_per_env=2, min_oracle_steps=10, max_oracle_steps=256)
-    tasks = bt.build_tasks(pool, files, opts, log=lambda m: None)
+    tasks = bt.build_tasks(pool, files, opts, parallel_jobs=2, log=lambda m: None)
     paths = bt.write_task_files(tmp_path, tasks)
     train, seen, val = (read_tasks(str(paths[s])) for s in ("train", "val_seen", "val"))
     assert train == tasks["train"] and val == tasks["val"]
@@ -49,15 +49,15 @@ def test_build_is_deterministic_and_respects_a_tight_filter(pool):
     files = dict(list(library_env_files().items())[:3])
     opts = bt.BuildOptions(train_per_env=2, val_per_env=1, heldout=(), difficulties=("easy",),
                            min_oracle_steps=10, max_oracle_steps=30)
-    first = bt.build_tasks(pool, files, opts, log=lambda m: None)
-    second = bt.build_tasks(pool, files, opts, log=lambda m: None)
+    first = bt.build_tasks(pool, files, opts, parallel_jobs=2, log=lambda m: None)
+    second = bt.build_tasks(pool, files, opts, parallel_jobs=2, log=lambda m: None)
     assert first == second
     assert all(10 <= t.oracle_steps <= 30 for t in first["train"])
 
 
 def test_unknown_heldout_env_is_an_error(pool):
     with pytest.raises(ValueError, match=r"held-out envs \['NoSuchEnv'\]"):
-        bt.build_tasks(pool, library_env_files(), bt.BuildOptions(heldout=("NoSuchEnv",)))
+        bt.build_tasks(pool, library_env_files(), bt.BuildOptions(heldout=("NoSuchEnv",)), parallel_jobs=2)
 
 
 def test_cli_writes_three_files(tmp_path):

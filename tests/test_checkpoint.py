@@ -14,11 +14,11 @@ import pytest
 from codegym_jax import sharding
 from codegym_jax.checkpoint import Checkpointer, export_hf
 from codegym_jax.models import hf_io
-from codegym_jax.models.config import ModelConfig
+from codegym_jax.models.config import DecoderConfig
 from codegym_jax.rl import learner
 from xla_flags import child_env
 
-CFG = ModelConfig(vocab_size=64, hidden_size=32, intermediate_size=64, num_layers=2,
+CFG = DecoderConfig(vocab_size=64, hidden_size=32, intermediate_size=64, num_layers=2,
                   num_heads=4, num_kv_heads=2, head_dim=8)
 
 # One script, run as separate processes: `train DIR N [RESUME]` trains N steps on batches chosen by
@@ -29,15 +29,18 @@ SCRIPT = textwrap.dedent('''
     import jax, jax.numpy as jnp, numpy as np
     from codegym_jax import sharding
     from codegym_jax.checkpoint import Checkpointer
-    from codegym_jax.models.config import ModelConfig
+    from codegym_jax.models.config import DecoderConfig
     from codegym_jax.rl import learner
-    cfg = ModelConfig(vocab_size=64, hidden_size=32, intermediate_size=64, num_layers=2,
+    from codegym_jax.rl.losses import LossConfig
+    from codegym_jax.rl.objectives import policy_gradient_loss
+    cfg = DecoderConfig(vocab_size=64, hidden_size=32, intermediate_size=64, num_layers=2,
                       num_heads=4, num_kv_heads=2, head_dim=8)
     directory, steps, resume = sys.argv[1], int(sys.argv[2]), len(sys.argv) > 3
     mesh = sharding.make_mesh({"fsdp": 4})
     opt = learner.make_optimizer(learner.OptimizerConfig(learning_rate=1e-3, warmup_steps=2))
     state, shardings = learner.init_train_state(cfg, opt, jax.random.key(0), mesh)
-    step = learner.jit_train_step(learner.make_train_step(cfg, opt, num_micro_batches=2), shardings, mesh)
+    train_step = learner.make_train_step(opt, policy_gradient_loss(cfg, LossConfig()), num_micro_batches=2)
+    step = learner.jit_train_step(train_step, shardings, mesh)
     position = 0
     ckpt = Checkpointer(directory, keep=2)
     if resume:

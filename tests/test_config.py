@@ -9,7 +9,8 @@ import sys
 
 import pytest
 
-from experiments import config as C
+from codegym_jax.train import config as C
+from codegym_jax.train import config_io
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 CONFIG_DIR = ROOT / "experiments" / "configs"
@@ -23,7 +24,7 @@ def test_every_concern_is_a_frozen_dataclass():
         "optimizer", "sft_optimizer", "train", "eval", "checkpoint", "logging",
     }
     with pytest.raises(dataclasses.FrozenInstanceError):
-        cfg.model.hidden_size = 3  # type: ignore[misc]
+        cfg.model.remat = True  # type: ignore[misc]
 
 
 def test_paper_defaults():
@@ -56,7 +57,7 @@ def test_paper_defaults():
     ],
 )
 def test_good_overrides_parse_to_field_type(override, path, expected):
-    cfg = C.apply_overrides(C.ExperimentConfig(), [override])
+    cfg = config_io.apply_overrides(C.ExperimentConfig(), [override])
     value = cfg
     for p in path:
         value = getattr(value, p)
@@ -66,7 +67,7 @@ def test_good_overrides_parse_to_field_type(override, path, expected):
 
 def test_overrides_apply_in_order_and_leave_the_rest():
     base = C.ExperimentConfig()
-    cfg = C.apply_overrides(base, ["train.rl_steps=1", "train.rl_steps=2", "mesh.fsdp=4"])
+    cfg = config_io.apply_overrides(base, ["train.rl_steps=1", "train.rl_steps=2", "mesh.fsdp=4"])
     assert cfg.train.rl_steps == 2 and cfg.mesh.fsdp == 4
     assert cfg.train.tasks_per_step == base.train.tasks_per_step
     assert base.train.rl_steps == 100  # the original is untouched
@@ -93,28 +94,28 @@ def test_overrides_apply_in_order_and_leave_the_rest():
 )
 def test_bad_overrides_name_the_key_and_what_is_allowed(override, message):
     with pytest.raises(C.ConfigError, match=message):
-        C.apply_overrides(C.ExperimentConfig(), [override])
+        config_io.apply_overrides(C.ExperimentConfig(), [override])
 
 
 def test_pass_k_beyond_the_samples_per_task_is_refused_after_all_overrides():
     # Overrides apply one at a time, so the check waits for the whole config: lowering
     # samples_per_task and then pass_k is fine.
-    ok = C.apply_overrides(C.ExperimentConfig(), ["eval.samples_per_task=2", "eval.pass_k=1,2"])
+    ok = config_io.apply_overrides(C.ExperimentConfig(), ["eval.samples_per_task=2", "eval.pass_k=1,2"])
     assert C.check_config(ok) is ok
-    lowered = C.apply_overrides(ok, ["eval.samples_per_task=1"])
+    lowered = config_io.apply_overrides(ok, ["eval.samples_per_task=1"])
     with pytest.raises(C.ConfigError, match=r"eval.pass_k=\[1, 2\] holds \[2\], outside 1..eval.samples_per_task=1"):
         C.check_config(lowered)
     with pytest.raises(C.ConfigError, match=r"holds \[0\]"):
-        C.check_config(C.apply_overrides(ok, ["eval.pass_k=0,1"]))
-    assert C.check_config(C.apply_overrides(lowered, ["eval.pass_k=1"])).eval.pass_k == (1,)
+        C.check_config(config_io.apply_overrides(ok, ["eval.pass_k=0,1"]))
+    assert C.check_config(config_io.apply_overrides(lowered, ["eval.pass_k=1"])).eval.pass_k == (1,)
 
 
 def test_off_policy_rollouts_without_a_correction_are_refused():
-    stale = C.apply_overrides(C.ExperimentConfig(), ["train.one_step_off_policy=true"])
+    stale = config_io.apply_overrides(C.ExperimentConfig(), ["train.one_step_off_policy=true"])
     with pytest.raises(C.ConfigError, match=r"one_step_off_policy=true .* set algorithm.loss.tis_cap"):
         C.check_config(stale)
     for fix in ("algorithm.loss.tis_cap=2.0", "algorithm.old_logprobs=sampler"):
-        C.check_config(C.apply_overrides(stale, [fix]))
+        C.check_config(config_io.apply_overrides(stale, [fix]))
 
 
 def test_run_py_refuses_an_inconsistent_config_before_writing_anything(tmp_path):
@@ -129,12 +130,12 @@ def test_run_py_refuses_an_inconsistent_config_before_writing_anything(tmp_path)
 
 
 def test_json_round_trip(tmp_path):
-    cfg = C.apply_overrides(
+    cfg = config_io.apply_overrides(
         C.ExperimentConfig(), ["name=rt", "eval.pass_k=1,8", "rollout.sglang_urls=http://h:30000"]
     )
     path = tmp_path / "config.json"
-    C.save_config(cfg, path)
-    assert C.load_config(path) == cfg
+    config_io.save_config(cfg, path)
+    assert config_io.load_config(path) == cfg
     assert json.loads(path.read_text())["eval"]["pass_k"] == [1, 8]
 
 
@@ -155,42 +156,42 @@ def test_bad_json_is_a_clear_error(tmp_path, doc, message):
     path = tmp_path / "bad.json"
     path.write_text(json.dumps(doc))
     with pytest.raises(C.ConfigError, match=message):
-        C.load_config(path)
+        config_io.load_config(path)
 
 
 def test_partial_json_fills_defaults(tmp_path):
     path = tmp_path / "partial.json"
     path.write_text(json.dumps({"name": "p", "optimizer": {"learning_rate": 1}}))
-    cfg = C.load_config(path)
+    cfg = config_io.load_config(path)
     assert cfg.optimizer.learning_rate == 1.0 and isinstance(cfg.optimizer.learning_rate, float)
-    assert cfg.model == C.ModelConfig()
+    assert cfg.model == C.PolicyConfig()
 
 
 def test_missing_and_malformed_config_files(tmp_path):
     with pytest.raises(C.ConfigError, match="does not exist"):
-        C.load_config(tmp_path / "nope.py")
+        config_io.load_config(tmp_path / "nope.py")
     (tmp_path / "x.yaml").write_text("a: 1")
     with pytest.raises(C.ConfigError, match="must be a .py module or a .json file"):
-        C.load_config(tmp_path / "x.yaml")
+        config_io.load_config(tmp_path / "x.yaml")
     (tmp_path / "no_fn.py").write_text("X = 1\n")
     with pytest.raises(C.ConfigError, match="has no get_config"):
-        C.load_config(tmp_path / "no_fn.py")
+        config_io.load_config(tmp_path / "no_fn.py")
     (tmp_path / "wrong.py").write_text("def get_config():\n    return {}\n")
     with pytest.raises(C.ConfigError, match="returned dict, not ExperimentConfig"):
-        C.load_config(tmp_path / "wrong.py")
+        config_io.load_config(tmp_path / "wrong.py")
     (tmp_path / "broken.json").write_text("{")
     with pytest.raises(C.ConfigError, match="is not valid JSON"):
-        C.load_config(tmp_path / "broken.json")
+        config_io.load_config(tmp_path / "broken.json")
 
 
 @pytest.mark.parametrize("path", sorted(CONFIG_DIR.glob("*.py")), ids=lambda p: p.name)
 def test_shipped_configs_load(path):
     if path.name == "__init__.py":
         return
-    cfg = C.load_config(path)
+    cfg = config_io.load_config(path)
     assert isinstance(cfg, C.ExperimentConfig)
     assert C.check_config(cfg) is cfg  # the cross-field checks run.py applies
-    assert C.config_from_dict(C.config_to_dict(cfg)) == cfg
+    assert config_io.config_from_dict(config_io.config_to_dict(cfg)) == cfg
 
 
 def test_run_py_prints_and_saves_resolved_config_and_reruns_from_json(tmp_path):
@@ -204,14 +205,14 @@ def test_run_py_prints_and_saves_resolved_config_and_reruns_from_json(tmp_path):
     assert out.returncode == 0, out.stderr
     saved = run_dir / "config.json"
     assert '"rl_steps": 3' in out.stdout
-    first = C.load_config(saved)
+    first = config_io.load_config(saved)
     assert first.train.rl_steps == 3
     rerun = subprocess.run(
         [sys.executable, str(ROOT / "experiments" / "run.py"), "--config", str(saved), "--dry-run"],
         capture_output=True, text=True, cwd=tmp_path,
     )
     assert rerun.returncode == 0, rerun.stderr
-    assert C.load_config(saved) == first
+    assert config_io.load_config(saved) == first
 
 
 def data_stage_command(run_dir, stages: str, max_oracle_steps: int) -> list[str]:

@@ -11,7 +11,7 @@ import jax
 import pytest
 
 from codegym_jax import distributed
-from codegym_jax.models.config import ModelConfig
+from codegym_jax.models.config import DecoderConfig
 from tolerances import F32_EPS, assert_within, assert_within_rounding, forward_terms, gradient_terms, rounding_bound
 
 HERE = pathlib.Path(__file__).resolve().parent
@@ -56,7 +56,7 @@ def test_two_processes_match_one(tmp_path):
     # CPU kernels): losses within a forward's rounding plus the sum over the 8 x 31 targets;
     # each parameter within 3 steps of (1 + 2.5) gradient roundings (Adam at lr / eps = 1) and a
     # rounding of itself per step, and so the sum of |params| within the count of them times that.
-    cfg = ModelConfig(**distributed_worker.CFG_KW)
+    cfg = DecoderConfig(**distributed_worker.CFG_KW)
     seq, targets = 31, 8 * 31
     for step, (got, want) in enumerate(zip(results[0]["losses"], one["losses"])):
         assert_within_rounding(got, want, forward_terms(cfg, seq) + targets, what=f"loss of step {step}")

@@ -1,3 +1,4 @@
+import dataclasses
 import http.client
 import json
 import socket
@@ -183,7 +184,7 @@ def _wait_for(condition, timeout_s=5.0):
 def test_async_face_over_remote_servers(servers):
     import asyncio
 
-    from sandbox.pool import AsyncSandbox
+    from sandbox.async_sandbox import AsyncSandbox
 
     async def play():
         sandbox = AsyncSandbox(EnvClient([s.url for s in servers]))
@@ -208,3 +209,38 @@ def test_bad_content_length(servers):
         reply = b"".join(chunks).decode()
     assert reply.startswith("HTTP/1.0 400") or reply.startswith("HTTP/1.1 400")
     assert "Content-Length is not an integer" in reply
+
+
+def test_a_generator_error_comes_back_as_the_pools_error(servers):
+    from sandbox.results import SandboxError
+
+    client = EnvClient([s.url for s in servers])
+    source = attack_env("return 'x'") + "\n\ndef generate(seed, difficulty):\n    raise ValueError('no ' + difficulty)\n"
+    with pytest.raises(SandboxError, match="no hard"):
+        client.call_function(source, "generate", 0, "hard")
+
+
+def test_the_data_stage_builds_the_same_tasks_through_env_servers(servers, tmp_path):
+    """`sandbox.server_urls` set: the data stage's generators and oracles run on the servers,
+    and the task files equal the local pool's, byte for byte."""
+    from codegym_jax.train.config import DataConfig, ExperimentConfig, SandboxConfig, TrainConfig, run_paths
+    from codegym_jax.train.data_stage import run_data_stage
+
+    def build(name, sandbox):
+        config = ExperimentConfig(
+            name=name, sandbox=sandbox, train=TrainConfig(stages=("data", "sft")),
+            data=DataConfig(train_envs=("ValidBracketsEnv",), heldout_envs=("MaxSubarrayEnv",), train_per_env=2,
+                            val_per_env=1, difficulties=("easy",), min_oracle_steps=1, max_oracle_steps=64))
+        config = dataclasses.replace(config, logging=dataclasses.replace(config.logging, run_dir=str(tmp_path / name)))
+        return run_data_stage(config, run_paths(config))
+
+    client = EnvClient([s.url for s in servers])
+    requests_before = [client.metrics(i)["requests"] for i in range(len(servers))]
+    remote = build("remote", SandboxConfig(server_urls=tuple(s.url for s in servers)))
+    served = [client.metrics(i)["requests"] - before - 1 for i, before in enumerate(requests_before)]
+    local = build("local", SandboxConfig(num_workers=1))
+    assert remote.keys() == local.keys() == {"train", "val_seen", "val"}
+    for split in remote:
+        assert remote[split].read_bytes() == local[split].read_bytes() and remote[split].stat().st_size > 0
+    # 3 instances + held-out ones, each a /call (generate) and an /oracle, spread over both servers.
+    assert min(served) >= 3, served

@@ -15,7 +15,8 @@ from codegym_jax.rollout.chat_format import TokenBuffer, turn_end_token_id
 from codegym_jax.rollout.engine import GenerateResult, SamplingParams
 from codegym_jax.rollout.tool_calls import format_call
 from codegym_jax.rollout.trajectory import Trajectory
-from sandbox.pool import AsyncSandbox, SandboxPool
+from sandbox.async_sandbox import AsyncSandbox
+from sandbox.pool import SandboxPool
 
 
 @pytest.mark.parametrize("n,c,k", [(5, 0, 1), (5, 2, 1), (5, 2, 3), (6, 3, 6), (4, 4, 2), (7, 1, 4)])

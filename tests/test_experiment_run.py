@@ -14,6 +14,7 @@ import time
 import pytest
 
 from codegym_jax.metrics import read_metrics, series
+from codegym_jax.run_paths import RunPaths
 from runtime_site import build_site, runtime_env
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
@@ -93,7 +94,7 @@ def test_sft_rl_eval_killed_and_resumed(tmp_path):
     assert all(r["rl/update/kl_ref"] >= -3 * 1.2e-7 for r in updated), updated
     assert any("sft_baseline/loss" in r for r in rows)
     # Steps redone after a resume are logged again; the curves hold each step once.
-    steps, _ = series(read_metrics(run_dir), "sft/loss")
+    steps, _ = series(read_metrics(RunPaths(run_dir)), "sft/loss")
     assert steps.tolist() == list(range(1, 13))
     assert any("eval_val/success" in r for r in rows) and any("eval_val_seen/success" in r for r in rows)
     table = (run_dir / "eval" / "summary.md").read_text()
@@ -121,7 +122,7 @@ def test_sft_rl_eval_killed_and_resumed(tmp_path):
     assert (run_dir / "eval" / "summary.md").read_text() == table
 
     # The loss-by-role diagnostic on the same run: one table per kept SFT checkpoint.
-    diag = [sys.executable, "-S", str(REPO / "experiments" / "loss_by_role.py"), str(run_dir), "--num-tasks", "2"]
+    diag = [sys.executable, "-S", str(REPO / "experiments" / "research" / "loss_by_role.py"), str(run_dir), "--num-tasks", "2"]
     shown = subprocess.run(diag, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
     assert shown.returncode == 0, shown.stderr[-3000:]
     assert shown.stdout.count("sft step") == 3 and "| tool name |" in shown.stdout, shown.stdout

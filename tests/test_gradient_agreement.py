@@ -9,12 +9,12 @@ import numpy as np
 import pytest
 
 from codegym_jax.models import qwen
-from codegym_jax.models.config import ModelConfig
+from codegym_jax.models.config import DecoderConfig
 from codegym_jax.rl.losses import LossConfig
-from experiments import gradient_agreement as GA
+from experiments.research import gradient_agreement as GA
 from tolerances import assert_trees_within, gradient_terms, rounding_bound, tree_max_abs
 
-CFG = ModelConfig(vocab_size=64, hidden_size=32, intermediate_size=64, num_layers=2,
+CFG = DecoderConfig(vocab_size=64, hidden_size=32, intermediate_size=64, num_layers=2,
                   num_heads=4, num_kv_heads=2, head_dim=8)
 
 

@@ -204,10 +204,11 @@ def test_agent_loop_trajectories_carry_the_learners_logprobs(vocabulary):
     import os
 
     from codegym_jax.envs.tool_docs import extract_env_spec
-    from codegym_jax.models.config import ModelConfig
+    from codegym_jax.models.config import DecoderConfig
     from codegym_jax.rollout.agent_loop import EpisodeConfig, EpisodeTask, run_groups
     from codegym_jax.rollout.tokenizer import build_bpe_tokenizer, project_texts
-    from sandbox.pool import AsyncSandbox, SandboxPool
+    from sandbox.async_sandbox import AsyncSandbox
+    from sandbox.pool import SandboxPool
 
     if vocabulary == "qwen2.5":
         from qwen2_vocab import MODEL_VOCAB_SIZE, qwen25_tokenizer
@@ -217,7 +218,7 @@ def test_agent_loop_trajectories_carry_the_learners_logprobs(vocabulary):
         tokenizer = build_bpe_tokenizer(project_texts(), vocab_size=800)
         vocab_size = len(tokenizer)
     im_end = tokenizer.convert_tokens_to_ids("<|im_end|>")
-    cfg = ModelConfig(vocab_size=vocab_size, hidden_size=64, intermediate_size=128, num_layers=2,
+    cfg = DecoderConfig(vocab_size=vocab_size, hidden_size=64, intermediate_size=128, num_layers=2,
                       num_heads=4, num_kv_heads=2, head_dim=16)
     params = qwen.init_params(cfg, jax.random.PRNGKey(0))
     params["embed"] = params["embed"] + 0.5 * jax.random.normal(jax.random.PRNGKey(1), (cfg.hidden_size,))

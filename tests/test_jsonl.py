@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from codegym_jax import jsonl, metrics
+from codegym_jax.run_paths import RunPaths
 from codegym_jax.synthesis import pipeline
 
 
@@ -85,13 +86,13 @@ def test_append_after_a_kill_at_any_byte_keeps_every_whole_record(tmp_path_facto
 
 
 def test_metrics_writer_resumes_after_a_torn_line(tmp_path):
-    with metrics.MetricsWriter(tmp_path, tensorboard=False) as w:
+    with metrics.MetricsWriter(RunPaths(tmp_path), tensorboard=False) as w:
         w.write(1, {"a": 1})
-    with open(tmp_path / metrics.METRICS_FILE, "a") as f:
+    with open(RunPaths(tmp_path).metrics_file, "a") as f:
         f.write('{"step": 2, "a"')  # killed mid-write
-    with metrics.MetricsWriter(tmp_path, tensorboard=False) as w:
+    with metrics.MetricsWriter(RunPaths(tmp_path), tensorboard=False) as w:
         w.write(2, {"a": 2})
-    assert [(r["step"], r["a"]) for r in metrics.read_metrics(tmp_path)] == [(1, 1.0), (2, 2.0)]
+    assert [(r["step"], r["a"]) for r in metrics.read_metrics(RunPaths(tmp_path))] == [(1, 1.0), (2, 2.0)]
 
 
 def test_synthesis_stage_redoes_the_item_whose_record_was_torn(tmp_path):

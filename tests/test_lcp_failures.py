@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import pathlib
 
 import pytest
 
@@ -12,9 +13,12 @@ from codegym_jax.envs.library.longest_common_prefix_routes_env import LongestCom
 from codegym_jax.envs.tasks import TaskInstance
 from codegym_jax.evaluation import episode_records
 from codegym_jax.rollout import tokenizer as tk
-from experiments import config as C
-from experiments import lcp_failures as F
+from codegym_jax.train import config as C
+from codegym_jax.train import config_io
+from experiments.research import lcp_failures as F
 from transcript_fixtures import library_transcript
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
 
 MULTI = ["cex", "cey", "ce"]  # prefix "ce": one token of the shipped BPE
 SINGLE = ["bcx", "bcy"]  # prefix "bc": "b" "c"
@@ -130,9 +134,9 @@ def test_procedures_are_told_apart_by_the_tools_called(tokenizer):
 
 def test_main_prints_a_row_per_recorded_policy(tmp_path, tokenizer, capsys):
     run = tmp_path / "run"
-    config = C.apply_overrides(C.load_config(C.__file__.replace("config.py", "configs/tiny_cpu.py")),
+    config = config_io.apply_overrides(config_io.load_config(REPO / "experiments" / "configs" / "tiny_cpu.py"),
                                [f"logging.run_dir={run}"])
-    C.save_config(config, run / "config.json")
+    config_io.save_config(config, run / "config.json")
     with pytest.raises(FileNotFoundError, match="run its eval stage first"):
         F.main([str(run)])
     (run / "eval").mkdir()

@@ -10,13 +10,14 @@ import pytest
 
 from codegym_jax import sharding
 from codegym_jax.models import qwen
-from codegym_jax.models.config import ModelConfig
+from codegym_jax.models.config import DecoderConfig
 from codegym_jax.rl import learner
 from codegym_jax.rl.losses import LossConfig
+from codegym_jax.rl.objectives import policy_gradient_loss, sft_cross_entropy
 from tolerances import (F32_EPS, assert_trees_within, assert_within, assert_within_rounding, capture_gradients, forward_terms,
                         gradient_terms, rounding_bound, tree_max_abs)
 
-CFG = ModelConfig(vocab_size=64, hidden_size=32, intermediate_size=64, num_layers=2,
+CFG = DecoderConfig(vocab_size=64, hidden_size=32, intermediate_size=64, num_layers=2,
                   num_heads=4, num_kv_heads=2, head_dim=8)
 
 
@@ -49,7 +50,8 @@ def run(shape, micro, loss_cfg=LossConfig(aggregation="seq-mean-token-mean"), st
     opt = optax.chain(capture_gradients(), learner.make_optimizer(
         learner.OptimizerConfig(learning_rate=LR, warmup_steps=0, eps=LR)))
     state, shardings = learner.init_train_state(CFG, opt, jax.random.key(0), mesh)
-    step = learner.jit_train_step(learner.make_train_step(CFG, opt, loss_cfg, micro, objective), shardings, mesh)
+    loss_fn = sft_cross_entropy(CFG) if objective == "sft" else policy_gradient_loss(CFG, loss_cfg)
+    step = learner.jit_train_step(learner.make_train_step(opt, loss_fn, micro), shardings, mesh)
     history, gradients = [], []
     with jax.set_mesh(mesh):
         for _ in range(steps):
@@ -127,7 +129,7 @@ def test_indivisible_micro_batches_are_an_error():
     # Raised while the step is traced: shapes alone show it, nothing is compiled.
     mesh = sharding.make_mesh({"fsdp": 1}, jax.devices()[:1])
     opt = learner.make_optimizer(learner.OptimizerConfig())
-    step = learner.make_train_step(CFG, opt, LossConfig(), 3)
+    step = learner.make_train_step(opt, policy_gradient_loss(CFG, LossConfig()), 3)
     with pytest.raises(ValueError, match="batch size 8 is not divisible by 3 micro-batches"):
         jax.eval_shape(step, learner.abstract_train_state(CFG, opt, mesh), make_batch())
 

@@ -9,7 +9,7 @@ import pytest
 from codegym_jax.rollout import tokenizer as tk
 from codegym_jax.rollout.chat_format import decode
 from codegym_jax.rollout.tool_calls import format_call
-from experiments.loss_by_role import SYNTAX, TOOL_NAME, call_roles, loss_by_role, token_roles
+from experiments.research.loss_by_role import SYNTAX, TOOL_NAME, call_roles, loss_by_role, token_roles
 from transcript_fixtures import library_transcript
 
 

@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 
 from codegym_jax.models import hf_io, kv_cache, qwen
-from codegym_jax.models.config import ModelConfig
+from codegym_jax.models.config import DecoderConfig
 from model_fixtures import make_hf_model, padded_batch
 from tolerances import assert_within_rounding, forward_terms
 
-CFG = ModelConfig(vocab_size=96, hidden_size=64, intermediate_size=128, num_layers=2,
+CFG = DecoderConfig(vocab_size=96, hidden_size=64, intermediate_size=128, num_layers=2,
                   num_heads=4, num_kv_heads=2, head_dim=16, family="qwen3")
 
 
@@ -101,7 +101,7 @@ def test_padding_tokens_never_enter_the_cache():
 
 @pytest.mark.parametrize("family, tied", [("qwen2", False), ("qwen3", True)])
 def test_save_load_bit_identical_and_sharded_index(tmp_path, family, tied):
-    cfg = ModelConfig(**{**CFG.__dict__, "family": family, "tie_word_embeddings": tied})
+    cfg = DecoderConfig(**{**CFG.__dict__, "family": family, "tie_word_embeddings": tied})
     params = qwen.init_params(cfg, jax.random.key(3))
     hf_io.save_hf_model(tmp_path / "one", cfg, params)
     hf_io.save_hf_model(tmp_path / "many", cfg, params, max_shard_bytes=40_000)
@@ -127,7 +127,7 @@ def test_our_checkpoint_loads_in_transformers_with_same_logits(tmp_path):
     import transformers
 
     for family in ("qwen2", "qwen3"):
-        cfg = ModelConfig(**{**CFG.__dict__, "family": family})
+        cfg = DecoderConfig(**{**CFG.__dict__, "family": family})
         params = qwen.init_params(cfg, jax.random.key(4))
         params = jax.tree.map(lambda x: x + 0.05 * jax.random.normal(jax.random.key(5), x.shape), params)
         hf_io.save_hf_model(tmp_path / family, cfg, params)
@@ -151,8 +151,8 @@ def test_missing_checkpoint_files_are_named(tmp_path):
 
 def test_bad_configs_are_rejected():
     with pytest.raises(ValueError, match="num_heads=6 is not a multiple of num_kv_heads=4"):
-        ModelConfig(vocab_size=8, hidden_size=8, intermediate_size=8, num_layers=1, num_heads=6,
+        DecoderConfig(vocab_size=8, hidden_size=8, intermediate_size=8, num_layers=1, num_heads=6,
                     num_kv_heads=4, head_dim=4)
     with pytest.raises(ValueError, match="family must be"):
-        ModelConfig(vocab_size=8, hidden_size=8, intermediate_size=8, num_layers=1, num_heads=2,
+        DecoderConfig(vocab_size=8, hidden_size=8, intermediate_size=8, num_layers=1, num_heads=2,
                     num_kv_heads=1, head_dim=4, family="llama")

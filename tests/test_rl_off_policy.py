@@ -11,8 +11,9 @@ import threading
 import pytest
 
 from codegym_jax.metrics import read_metrics
-from experiments import runtime, stages
-from experiments.run import resolve_config
+from codegym_jax.run_paths import RunPaths
+from codegym_jax.train import components, stages
+from codegym_jax.train.config_io import resolve_config
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 
@@ -67,7 +68,7 @@ def test_each_step_trains_on_episodes_of_one_params_version(tmp_path, monkeypatc
     config = resolve_config(str(REPO / "experiments" / "configs" / "tiny_cpu.py"),
                             OVERRIDES + [f"logging.run_dir={tmp_path}", f"train.one_step_off_policy={off_policy}"])
     recorders = []
-    real_open_engine = runtime.open_engine
+    real_open_engine = components.open_engine
 
     @contextlib.contextmanager
     def recording_engine(*args, **kwargs):
@@ -75,9 +76,9 @@ def test_each_step_trains_on_episodes_of_one_params_version(tmp_path, monkeypatc
             recorders.append(SyncRecorder(engine))
             yield recorders[-1]
 
-    monkeypatch.setattr(runtime, "open_engine", recording_engine)
+    monkeypatch.setattr(components, "open_engine", recording_engine)
     for stage in config.train.stages:
-        stages.run_stage(stage, config, tmp_path)
+        stages.run_stage(stage, config, RunPaths(tmp_path))
 
     (engine,) = recorders
     # The weights change only between rollouts, never under a generation.
@@ -85,7 +86,7 @@ def test_each_step_trains_on_episodes_of_one_params_version(tmp_path, monkeypatc
     assert [v for v, _ in engine.syncs] == ([1, 2] if off_policy else [1, 2, 3]), engine.syncs
     assert all(n == 0 for _, n in engine.syncs), engine.syncs
     assert engine.generations and all(a == b for a, b in engine.generations)
-    rows = [r for r in read_metrics(tmp_path) if "rl/policy_lag" in r]
+    rows = [r for r in read_metrics(RunPaths(tmp_path)) if "rl/policy_lag" in r]
     assert [r["rl/policy_lag"] for r in rows] == ([0.0, 1.0, 1.0] if off_policy else [0.0, 0.0, 0.0])
     assert all(r["rl/updates"] == 1 for r in rows), rows
     # Episodes of version k-1 trained at step k: the learner's log-probs differ from the sampler's

@@ -10,7 +10,8 @@ import uuid
 import pytest
 
 from sandbox.limits import SandboxLimits
-from sandbox.pool import SandboxError, SandboxPool
+from sandbox.pool import SandboxPool
+from sandbox.results import SandboxError
 from sandbox_envs import COUNTER_ENV, attack_env, counter_env_str, replay_counter
 
 ADD = {"name": "Add", "parameters": {"x": 5}}

@@ -4,8 +4,10 @@ import os
 
 import pytest
 
+from sandbox.async_sandbox import AsyncSandbox
 from sandbox.limits import SandboxLimits
-from sandbox.pool import AsyncSandbox, SandboxError, SandboxPool
+from sandbox.pool import SandboxPool
+from sandbox.results import SandboxError
 from sandbox_envs import COUNTER_ENV, counter_env_str, replay_counter
 
 DATA = os.path.join(os.path.dirname(__file__), "data")

@@ -12,7 +12,7 @@ import sys
 import numpy as np
 import pytest
 
-from codegym_jax.models.config import ModelConfig
+from codegym_jax.models.config import DecoderConfig
 from codegym_jax.rollout.engine import SamplingParams
 from codegym_jax.rollout.sglang_engine import SGLangEngine, SGLangRequestError, parse_generate_response
 from codegym_jax.rollout.sglang_launcher import (
@@ -33,7 +33,7 @@ needs_sglang_jax = pytest.mark.skipif(
 
 # head_dim 128: sglang-jax's CPU attention needs it (docs/architecture.md, "Facts about
 # dependencies").
-TINY_CFG = ModelConfig(vocab_size=512, hidden_size=128, intermediate_size=256, num_layers=2, num_heads=1,
+TINY_CFG = DecoderConfig(vocab_size=512, hidden_size=128, intermediate_size=256, num_layers=2, num_heads=1,
                        num_kv_heads=1, head_dim=128, max_position_embeddings=2048, rope_theta=10000.0)
 
 PROMPTS = [[5, 6, 7, 8, 9], [11, 3], [40, 41, 42, 43, 44, 45, 46, 47, 48, 49, 50]]

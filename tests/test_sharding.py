@@ -11,11 +11,11 @@ from jax.sharding import NamedSharding, PartitionSpec as P
 
 from codegym_jax import sharding
 from codegym_jax.models import hf_io, qwen
-from codegym_jax.models.config import ModelConfig
+from codegym_jax.models.config import DecoderConfig
 from tolerances import (F32_EPS, assert_trees_within, assert_within_rounding, forward_terms, gradient_terms,
                         rounding_bound, tree_max_abs)
 
-CFG = ModelConfig(vocab_size=128, hidden_size=64, intermediate_size=128, num_layers=2,
+CFG = DecoderConfig(vocab_size=128, hidden_size=64, intermediate_size=128, num_layers=2,
                   num_heads=4, num_kv_heads=4, head_dim=16)
 
 

@@ -2,6 +2,7 @@
 environments the default trains or evaluates on, and it already writes tool calls."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import pathlib
 
@@ -12,12 +13,12 @@ from codegym_jax.envs.env_str import parse_env_str
 from codegym_jax.envs.library import library_env_files
 from codegym_jax.envs.tasks import DIFFICULTIES
 from codegym_jax.models import qwen
-from codegym_jax.models.config import model_config_from_hf
+from codegym_jax.models.config import decoder_config_from_hf
 from codegym_jax.models.hf_io import load_hf_model
-from codegym_jax.rl import batches, learner
+from codegym_jax.rl import batches, logprobs
 from codegym_jax.rollout import tokenizer as tk
 from experiments.configs import tiny_base, tiny_cpu, tiny_cpu_routes, tiny_cpu_scan
-from experiments.loss_by_role import SYNTAX, token_roles
+from experiments.research.loss_by_role import SYNTAX, token_roles
 from sandbox.pool import SandboxPool
 from transcript_fixtures import library_transcript
 
@@ -30,11 +31,10 @@ def test_readme_default_starts_from_the_shipped_base():
 
 
 def test_shipped_base_has_its_recipes_architecture_and_the_shipped_tokenizer():
-    recipe = tiny_base.get_config().model
-    arch = model_config_from_hf(BASE_DIR)
-    assert (arch.hidden_size, arch.intermediate_size, arch.num_layers, arch.num_heads, arch.num_kv_heads,
-            arch.head_dim) == (recipe.hidden_size, recipe.intermediate_size, recipe.num_layers,
-                               recipe.num_heads, recipe.num_kv_heads, recipe.head_dim)
+    recipe = tiny_base.get_config().model.architecture
+    arch = decoder_config_from_hf(BASE_DIR)
+    # Every architecture field as the recipe declares it; the vocabulary is the tokenizer's.
+    assert recipe.vocab_size == 0 and dataclasses.replace(recipe, vocab_size=arch.vocab_size) == arch
     assert arch.vocab_size == 2048 and arch.tie_word_embeddings
     for name in ("tokenizer.json", "chat_template.jinja"):
         assert (BASE_DIR / name).read_bytes() == (tk.SHIPPED_DIR / name).read_bytes(), name
@@ -67,7 +67,7 @@ def _lcp_transcript(tokenizer):
 
 def _syntax_nll(params, arch, traj, roles):
     """NLL of each syntax token, by the learner's own log-prob function."""
-    logp_1xT, _ = learner.token_logprobs(params, arch, batches.trajectory_batch([traj]))
+    logp_1xT, _ = logprobs.token_logprobs(params, arch, batches.trajectory_batch([traj]))
     nll_L = -np.concatenate([[0.0], np.asarray(logp_1xT[0])])  # token t's NLL at index t
     return nll_L[[t for t, role in enumerate(roles) if role == SYNTAX]]
 

@@ -28,9 +28,9 @@ GREEDY = SamplingParams(max_new_tokens=6, temperature=0.0, top_p=1.0, top_k=0, s
 
 
 def _tiny_cfg():
-    from codegym_jax.models.config import ModelConfig
+    from codegym_jax.models.config import DecoderConfig
 
-    return ModelConfig(
+    return DecoderConfig(
         vocab_size=256, hidden_size=64, intermediate_size=128, num_layers=2, num_heads=4,
         num_kv_heads=2, head_dim=16, max_position_embeddings=512, rope_theta=10000.0,
     )

@@ -19,7 +19,8 @@ import sys
 from codegym_jax.envs.library import library_env_files
 from codegym_jax.envs.tasks import DIFFICULTIES, TaskInstance, write_tasks
 from codegym_jax.envs.tool_docs import extract_env_spec
-from sandbox.pool import SandboxError, SandboxPool
+from sandbox.pool import SandboxPool
+from sandbox.results import SandboxError
 
 # Environments kept out of training, one per workflow shape they exercise: graph search,
 # interval sweeps, string scanning, simulation, number theory.
@@ -82,9 +83,13 @@ def _instances(pool, name, path, source, description, difficulty, split, wanted,
     return out
 
 
-def build_tasks(pool: SandboxPool, env_files: dict[str, pathlib.Path], opts: BuildOptions,
+def build_tasks(pool, env_files: dict[str, pathlib.Path], opts: BuildOptions, parallel_jobs: int,
                 log=lambda msg: print(msg, file=sys.stderr)) -> dict[str, list[TaskInstance]]:
-    """{split: tasks} for train / val_seen / val from `env_files` ({class name: file})."""
+    """{split: tasks} for train / val_seen / val from `env_files` ({class name: file}).
+    `pool`: a SandboxPool or an EnvClient of env servers; `parallel_jobs` (env, difficulty)
+    jobs run at once (the sandbox workers they can keep busy)."""
+    if parallel_jobs < 1:
+        raise ValueError(f"parallel_jobs must be >= 1, got {parallel_jobs}")
     unknown = sorted(set(opts.heldout) - set(env_files))
     if unknown:
         raise ValueError(f"held-out envs {unknown} are not among the env files {sorted(env_files)}")
@@ -104,8 +109,7 @@ def build_tasks(pool: SandboxPool, env_files: dict[str, pathlib.Path], opts: Bui
         return [(split, _instances(pool, name, path, source, description, difficulty, split, wanted,
                                    taken, opts, log)) for split, wanted in splits]
 
-    workers = max(1, len(pool.worker_info()))
-    with concurrent.futures.ThreadPoolExecutor(workers) as ex:
+    with concurrent.futures.ThreadPoolExecutor(parallel_jobs) as ex:
         results = list(ex.map(run_job, jobs))
     out: dict[str, list[TaskInstance]] = {"train": [], "val_seen": [], "val": []}
     for per_split in results:
@@ -149,7 +153,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     files = library_env_files(args.env_dir) if args.env_dir else library_env_files()
     with SandboxPool(num_workers=args.workers) as pool:
-        tasks = build_tasks(pool, files, opts)
+        tasks = build_tasks(pool, files, opts, parallel_jobs=args.workers)
     for split, path in write_task_files(args.out, tasks).items():
         print(f"{split}: {len(tasks[split])} tasks -> {path}")
     return 0

@@ -14,7 +14,8 @@ import json
 import sys
 
 from codegym_jax.envs.tool_docs import extract_env_spec, render_tool_docs, tool_json_schemas
-from sandbox.pool import SandboxError, SandboxPool
+from sandbox.pool import SandboxPool
+from sandbox.results import SandboxError
 
 
 def parse_call(line: str) -> dict:

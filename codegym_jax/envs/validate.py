@@ -27,7 +27,8 @@ from codegym_jax.envs.library import LIBRARY_DIR
 from codegym_jax.envs.tasks import read_upstream_records
 from codegym_jax.envs.tool_docs import extract_env_spec
 from sandbox.limits import SandboxLimits
-from sandbox.pool import SandboxError, SandboxPool
+from sandbox.pool import SandboxPool
+from sandbox.results import SandboxError
 
 DIFFICULTIES = ("easy", "medium", "hard")
 RECORDS = "records"  # the difficulty label of instances taken from upstream records

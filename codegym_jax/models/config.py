@@ -13,7 +13,7 @@ DTYPES = ("float32", "bfloat16")
 
 
 @dataclasses.dataclass(frozen=True)
-class ModelConfig:
+class DecoderConfig:
     vocab_size: int
     hidden_size: int
     intermediate_size: int
@@ -60,7 +60,7 @@ class ModelConfig:
         return dict(self.rope_scaling or ()).get("rope_type", "default")
 
 
-def rope_frequencies(cfg: ModelConfig) -> tuple[np.ndarray, float]:
+def rope_frequencies(cfg: DecoderConfig) -> tuple[np.ndarray, float]:
     """(inv_freq [head_dim/2], attention_factor) for the config's RoPE variant, as HF computes them."""
     dim = cfg.head_dim
     base = cfg.rope_theta
@@ -106,8 +106,8 @@ def rope_frequencies(cfg: ModelConfig) -> tuple[np.ndarray, float]:
     raise ValueError(f"unsupported rope_type {kind!r}; supported: default, linear, yarn")
 
 
-def model_config_from_hf(hf_config_or_path: Any, **overrides: Any) -> ModelConfig:
-    """ModelConfig from a transformers config object, a folder, or a config.json path."""
+def decoder_config_from_hf(hf_config_or_path: Any, **overrides: Any) -> DecoderConfig:
+    """DecoderConfig from a transformers config object, a folder, or a config.json path."""
     if isinstance(hf_config_or_path, (str, pathlib.Path)):
         from transformers import AutoConfig
 
@@ -139,10 +139,10 @@ def model_config_from_hf(hf_config_or_path: Any, **overrides: Any) -> ModelConfi
         max_position_embeddings=hf.max_position_embeddings,
     )
     kwargs.update(overrides)
-    return ModelConfig(**kwargs)
+    return DecoderConfig(**kwargs)
 
 
-def hf_config_dict(cfg: ModelConfig) -> dict:
+def hf_config_dict(cfg: DecoderConfig) -> dict:
     """config.json content readable by transformers 5 and by transformers-4 style readers."""
     rope_parameters = {"rope_type": "default", "rope_theta": cfg.rope_theta}
     rope_parameters.update(dict(cfg.rope_scaling or ()))
@@ -180,5 +180,5 @@ def hf_config_dict(cfg: ModelConfig) -> dict:
     return out
 
 
-def dump_hf_config(cfg: ModelConfig, path: pathlib.Path) -> None:
+def dump_hf_config(cfg: DecoderConfig, path: pathlib.Path) -> None:
     path.write_text(json.dumps(hf_config_dict(cfg), indent=2, sort_keys=True) + "\n")

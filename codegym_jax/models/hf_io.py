@@ -18,7 +18,7 @@ import numpy as np
 from safetensors import safe_open
 from safetensors.numpy import save_file
 
-from codegym_jax.models.config import ModelConfig, dump_hf_config, model_config_from_hf
+from codegym_jax.models.config import DecoderConfig, dump_hf_config, decoder_config_from_hf
 from codegym_jax.models.qwen import Params, param_shapes
 from codegym_jax.sharding import logical_sharding
 
@@ -125,10 +125,10 @@ def load_hf_model(
     path: str | pathlib.Path,
     mesh: jax.sharding.Mesh | None = None,
     **config_overrides: Any,
-) -> tuple[ModelConfig, Params]:
+) -> tuple[DecoderConfig, Params]:
     """(config, params) from an HF folder; with a mesh, each device gets only its shard."""
     folder = pathlib.Path(path)
-    cfg = model_config_from_hf(folder, **config_overrides)
+    cfg = decoder_config_from_hf(folder, **config_overrides)
     reader = _TensorReader(folder)
     dtype = jnp.dtype(cfg.param_dtype)
     shapes = param_shapes(cfg)
@@ -158,7 +158,7 @@ def _host_array(x: jax.Array) -> np.ndarray:
     return np.asarray(jax.device_get(x))
 
 
-def hf_state_dict(cfg: ModelConfig, params: Params, dtype: str | None = None):
+def hf_state_dict(cfg: DecoderConfig, params: Params, dtype: str | None = None):
     """Yields (HF name, host array) one tensor at a time, in HF's dtype `dtype`."""
     np_dtype = ml_dtypes.bfloat16 if (dtype or cfg.param_dtype) == "bfloat16" else np.float32
     for name, (hf_name, kind) in _TOP_MAP.items():
@@ -174,7 +174,7 @@ def hf_state_dict(cfg: ModelConfig, params: Params, dtype: str | None = None):
 
 def save_hf_model(
     path: str | pathlib.Path,
-    cfg: ModelConfig,
+    cfg: DecoderConfig,
     params: Params,
     max_shard_bytes: int = 4 << 30,
     dtype: str | None = None,

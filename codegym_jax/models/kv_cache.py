@@ -8,12 +8,12 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from codegym_jax.models.config import ModelConfig
+from codegym_jax.models.config import DecoderConfig
 
 Cache = dict[str, jax.Array]
 
 
-def init_cache(cfg: ModelConfig, batch: int, max_len: int, dtype: str | None = None) -> Cache:
+def init_cache(cfg: DecoderConfig, batch: int, max_len: int, dtype: str | None = None) -> Cache:
     """An empty cache: k/v [layers, batch, max_len, kv_heads, head_dim], segment_ids [batch, max_len]."""
     dtype = jnp.dtype(dtype or cfg.compute_dtype)
     shape = (cfg.num_layers, batch, max_len, cfg.num_kv_heads, cfg.head_dim)
@@ -24,7 +24,7 @@ def init_cache(cfg: ModelConfig, batch: int, max_len: int, dtype: str | None = N
     }
 
 
-def cache_logical_axes(cfg: ModelConfig) -> dict[str, tuple[str | None, ...]]:
+def cache_logical_axes(cfg: DecoderConfig) -> dict[str, tuple[str | None, ...]]:
     kv = ("layers", "cache_batch", "cache_seq", "act_kv_heads", "head_dim")
     return {"k": kv, "v": kv, "segment_ids": ("cache_batch", "cache_seq")}
 

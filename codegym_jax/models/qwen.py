@@ -16,13 +16,13 @@ import jax.numpy as jnp
 import numpy as np
 
 from codegym_jax.models import kv_cache
-from codegym_jax.models.config import ModelConfig, rope_frequencies
+from codegym_jax.models.config import DecoderConfig, rope_frequencies
 from codegym_jax.sharding import tree_shardings, with_logical_constraint
 
 Params = dict[str, Any]
 
 
-def param_shapes(cfg: ModelConfig) -> dict[str, Any]:
+def param_shapes(cfg: DecoderConfig) -> dict[str, Any]:
     """{name: (shape, logical axes)} for every parameter, nested like the params pytree."""
     n, d, f, v = cfg.num_layers, cfg.hidden_size, cfg.intermediate_size, cfg.vocab_size
     h, kv, hd = cfg.num_heads, cfg.num_kv_heads, cfg.head_dim
@@ -58,11 +58,11 @@ def _is_entry(x: Any) -> bool:
     return isinstance(x, tuple) and len(x) == 2 and isinstance(x[1], tuple)
 
 
-def param_logical_axes(cfg: ModelConfig) -> dict[str, Any]:
+def param_logical_axes(cfg: DecoderConfig) -> dict[str, Any]:
     return jax.tree.map(lambda e: e[1], param_shapes(cfg), is_leaf=_is_entry)
 
 
-def init_params(cfg: ModelConfig, rng: jax.Array) -> Params:
+def init_params(cfg: DecoderConfig, rng: jax.Array) -> Params:
     """Random init: N(0, 0.02) matrices and embeddings, unit norms, zero biases."""
     entries, treedef = jax.tree.flatten(param_shapes(cfg), is_leaf=_is_entry)
     paths = [jax.tree_util.keystr(p) for p, _ in jax.tree_util.tree_flatten_with_path(
@@ -80,13 +80,13 @@ def init_params(cfg: ModelConfig, rng: jax.Array) -> Params:
     return jax.tree.unflatten(treedef, leaves)
 
 
-def init_params_sharded(cfg: ModelConfig, rng: jax.Array, mesh: jax.sharding.Mesh) -> Params:
+def init_params_sharded(cfg: DecoderConfig, rng: jax.Array, mesh: jax.sharding.Mesh) -> Params:
     """Random params created directly in their shards (no full copy on one device)."""
     shardings = tree_shardings(mesh, param_logical_axes(cfg))
     return jax.jit(functools.partial(init_params, cfg), out_shardings=shardings)(rng)
 
 
-def unembed_matrix(params: Params, cfg: ModelConfig) -> jax.Array:
+def unembed_matrix(params: Params, cfg: DecoderConfig) -> jax.Array:
     """The D x V output projection (the transposed embedding when tied)."""
     return params["embed"].T if cfg.tie_word_embeddings else params["lm_head"]
 
@@ -97,7 +97,7 @@ def rms_norm(x: jax.Array, weight: jax.Array, eps: float) -> jax.Array:
     return (y * weight.astype(jnp.float32)).astype(x.dtype)
 
 
-def _rope_tables(cfg: ModelConfig, positions_BxL: jax.Array) -> tuple[jax.Array, jax.Array]:
+def _rope_tables(cfg: DecoderConfig, positions_BxL: jax.Array) -> tuple[jax.Array, jax.Array]:
     inv_freq, attention_factor = rope_frequencies(cfg)
     angles = positions_BxL.astype(jnp.float32)[..., None] * jnp.asarray(inv_freq)
     angles = jnp.concatenate([angles, angles], axis=-1)  # [B, L, head_dim]
@@ -112,7 +112,7 @@ def _apply_rope(x_BxLxHxD: jax.Array, cos_BxLxD: jax.Array, sin_BxLxD: jax.Array
     return out.astype(x_BxLxHxD.dtype)
 
 
-def _attention(q_BxLxHxD, k_BxSxKxD, v_BxSxKxD, mask_BxLxS, cfg: ModelConfig):
+def _attention(q_BxLxHxD, k_BxSxKxD, v_BxSxKxD, mask_BxLxS, cfg: DecoderConfig):
     b, l, h, hd = q_BxLxHxD.shape
     kvh = cfg.num_kv_heads
     q = q_BxLxHxD.reshape(b, l, kvh, h // kvh, hd)
@@ -129,7 +129,7 @@ def _attention(q_BxLxHxD, k_BxSxKxD, v_BxSxKxD, mask_BxLxS, cfg: ModelConfig):
 ATTENTION_BLOCK = 256
 
 
-def _causal_block_attention(q_BxLxHxD, k_BxLxKxD, v_BxLxKxD, mask_BxLxL, cfg: ModelConfig):
+def _causal_block_attention(q_BxLxHxD, k_BxLxKxD, v_BxLxKxD, mask_BxLxL, cfg: DecoderConfig):
     l = q_BxLxHxD.shape[1]
     if l <= ATTENTION_BLOCK:
         return _attention(q_BxLxHxD, k_BxLxKxD, v_BxLxKxD, mask_BxLxL, cfg)
@@ -141,7 +141,7 @@ def _causal_block_attention(q_BxLxHxD, k_BxLxKxD, v_BxLxKxD, mask_BxLxL, cfg: Mo
     return jnp.concatenate(outs, axis=1)
 
 
-def _layer(cfg: ModelConfig, x, layer, cos, sin, mask, kv_in, slots):
+def _layer(cfg: DecoderConfig, x, layer, cos, sin, mask, kv_in, slots):
     """One decoder layer; with a cache (kv_in=(k, v) [layers,B,S,KV,hd] and this layer's index) it
     writes the new k/v at `slots` and attends over this layer's cache."""
     cdt = jnp.dtype(cfg.compute_dtype)
@@ -186,7 +186,7 @@ def _layer(cfg: ModelConfig, x, layer, cos, sin, mask, kv_in, slots):
 
 def forward_hidden(
     params: Params,
-    cfg: ModelConfig,
+    cfg: DecoderConfig,
     tokens_BxL: jax.Array,
     positions_BxL: jax.Array,
     segment_ids_BxL: jax.Array | None = None,
@@ -254,7 +254,7 @@ def forward_hidden(
 
 def forward(
     params: Params,
-    cfg: ModelConfig,
+    cfg: DecoderConfig,
     tokens_BxL: jax.Array,
     positions_BxL: jax.Array,
     segment_ids_BxL: jax.Array | None = None,

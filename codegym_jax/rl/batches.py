@@ -12,17 +12,8 @@ from typing import Sequence
 
 import numpy as np
 
+from codegym_jax.buckets import bucket
 from codegym_jax.rollout.trajectory import Trajectory
-
-
-def bucket(n: int, multiple: int, cap: int | None = None) -> int:
-    """The smallest multiple * 2^k >= n (at least `multiple`), capped at `cap`."""
-    if n < 0 or multiple < 1:
-        raise ValueError(f"bucket needs n >= 0 and multiple >= 1, got n={n}, multiple={multiple}")
-    size = multiple
-    while size < n:
-        size *= 2
-    return size if cap is None else min(size, max(cap, n))
 
 
 def _empty(rows: int, length: int) -> dict[str, np.ndarray]:

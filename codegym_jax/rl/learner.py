@@ -2,8 +2,10 @@
 
 Batch arrays are [B, L] and aligned with `tokens` (entry t describes token t); the model predicts
 token t from tokens < t, so losses use targets tokens[:, 1:] with the masks, advantages and
-log-probs of those target tokens. Losses are normalised by denominators of the WHOLE batch, and
-micro-batches are summed, so the step does not depend on how the batch is split.
+log-probs of those target tokens. The loss is a function (`objectives.LossFn`: e.g.
+`objectives.policy_gradient_loss` or `objectives.sft_cross_entropy`) given each micro-batch and the
+WHOLE batch's target mask, from which it takes its denominator; micro-batch losses and gradients
+are summed, so the step does not depend on how the batch is split.
 """
 from __future__ import annotations
 
@@ -18,9 +20,9 @@ import optax
 from jax.sharding import NamedSharding, PartitionSpec as P
 
 from codegym_jax.models import qwen
-from codegym_jax.models.config import ModelConfig
-from codegym_jax.rl import losses, sft
-from codegym_jax.rl.logprobs import chunked_logprobs
+from codegym_jax.models.config import DecoderConfig
+from codegym_jax.rl.logprobs import target_view, token_logprobs
+from codegym_jax.rl.objectives import LossFn
 from codegym_jax.sharding import logical_sharding, tree_shardings
 
 Batch = dict[str, jax.Array]
@@ -69,7 +71,7 @@ def make_optimizer(cfg: OptimizerConfig) -> optax.GradientTransformation:
     )
 
 
-def state_shardings(model_cfg: ModelConfig, optimizer: optax.GradientTransformation,
+def state_shardings(model_cfg: DecoderConfig, optimizer: optax.GradientTransformation,
                     mesh: jax.sharding.Mesh, abstract_state: TrainState) -> TrainState:
     """Parameters and their optimizer moments in the parameters' shards; scalars replicated."""
     param_sh = tree_shardings(mesh, qwen.param_logical_axes(model_cfg))
@@ -79,7 +81,7 @@ def state_shardings(model_cfg: ModelConfig, optimizer: optax.GradientTransformat
     return TrainState(step=replicated, params=param_sh, opt_state=opt_sh, rng=replicated)
 
 
-def _state_init(model_cfg: ModelConfig, optimizer: optax.GradientTransformation, params: Any = None):
+def _state_init(model_cfg: DecoderConfig, optimizer: optax.GradientTransformation, params: Any = None):
     """rng -> a fresh TrainState (random params unless `params` are given)."""
 
     def init(rng):
@@ -90,7 +92,7 @@ def _state_init(model_cfg: ModelConfig, optimizer: optax.GradientTransformation,
     return init
 
 
-def init_train_state(model_cfg: ModelConfig, optimizer: optax.GradientTransformation,
+def init_train_state(model_cfg: DecoderConfig, optimizer: optax.GradientTransformation,
                      rng: jax.Array, mesh: jax.sharding.Mesh, params: Any = None) -> tuple[TrainState, TrainState]:
     """(state, its shardings); every array is created directly in its shard. Given `params`
     (e.g. loaded from HF) they are used instead of a random init."""
@@ -105,42 +107,12 @@ def init_train_state(model_cfg: ModelConfig, optimizer: optax.GradientTransforma
     return state, shardings
 
 
-def abstract_train_state(model_cfg: ModelConfig, optimizer: optax.GradientTransformation,
+def abstract_train_state(model_cfg: DecoderConfig, optimizer: optax.GradientTransformation,
                          mesh: jax.sharding.Mesh) -> TrainState:
     """The state's shapes, dtypes and shardings without allocating it (a restore target)."""
     abstract = jax.eval_shape(_state_init(model_cfg, optimizer), jax.random.key(0))
     shardings = state_shardings(model_cfg, optimizer, mesh, abstract)
     return jax.tree.map(lambda a, s: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=s), abstract, shardings)
-
-
-def target_view(batch: Batch) -> tuple[Batch, jax.Array]:
-    """Model inputs (tokens < last) and the per-target arrays; a target counts only inside its
-    own segment."""
-    seg = batch["segment_ids_BxL"]
-    inputs = {
-        "tokens": batch["tokens_BxL"][:, :-1],
-        "positions": batch["positions_BxL"][:, :-1],
-        "segment_ids": seg[:, :-1],
-    }
-    same_segment = (seg[:, 1:] == seg[:, :-1]) & (seg[:, 1:] != 0)
-    mask = batch["loss_mask_BxL"][:, 1:].astype(jnp.float32) * same_segment
-    return inputs, mask
-
-
-def token_logprobs(params, model_cfg: ModelConfig, batch: Batch, chunk_size: int = 128,
-                   temperature: float = 1.0):
-    """(log-prob, entropy) [B, L-1] of every target token under `params`, of the distribution
-    softmax(logits / temperature) the sampler drew from (the unembedding is linear, so the
-    hidden states are scaled instead of the logits)."""
-    if temperature <= 0:
-        raise ValueError(f"temperature must be > 0 for log-probs, got {temperature}")
-    inputs, _ = target_view(batch)
-    hidden, _ = qwen.forward_hidden(params, model_cfg, inputs["tokens"], inputs["positions"],
-                                    inputs["segment_ids"])
-    if temperature != 1.0:
-        hidden = hidden / jnp.asarray(temperature, hidden.dtype)
-    return chunked_logprobs(hidden, qwen.unembed_matrix(params, model_cfg),
-                            batch["tokens_BxL"][:, 1:], chunk_size)
 
 
 def _split_micro(batch: Batch, num_micro: int) -> Batch:
@@ -152,47 +124,18 @@ def _split_micro(batch: Batch, num_micro: int) -> Batch:
     return jax.tree.map(split, batch)
 
 
-def rl_objective(params, model_cfg: ModelConfig, batch: Batch, loss_cfg: losses.LossConfig,
-                 denominator: jax.Array, chunk_size: int = 128, temperature: float = 1.0):
-    """(loss, token-sums for metrics) of the RL policy loss on `batch`: the clipped ratio against
-    its old log-probs, and the KL to its reference log-probs when loss_cfg sets a coefficient."""
-    logp, entropy = token_logprobs(params, model_cfg, batch, chunk_size, temperature)
-    _, mask = target_view(batch)
-    adv = batch["advantages_BxL"][:, 1:]
-    old = batch["old_logprobs_BxL"][:, 1:]
-    sampler = batch["sampler_logprobs_BxL"][:, 1:]
-    ref = batch["ref_logprobs_BxL"][:, 1:] if "ref_logprobs_BxL" in batch else None
-    loss, sums = losses.policy_loss(logp, old, adv, mask, loss_cfg, denominator,
-                                    sampler_logp_BxT=sampler, ref_logp_BxT=ref, entropy_BxT=entropy)
-    sums["sampler_logprob_gap"] = jnp.sum(jnp.abs(jax.lax.stop_gradient(logp) - sampler) * mask)
-    ratio = jax.lax.stop_gradient(losses.importance_ratio(logp, old, mask, loss_cfg))
-    sums["ratio_max"] = jnp.max(jnp.where(mask > 0, ratio, -jnp.inf))
-    sums["ratio_min"] = jnp.min(jnp.where(mask > 0, ratio, jnp.inf))
-    return loss, sums
-
-
-def make_train_step(model_cfg: ModelConfig, optimizer: optax.GradientTransformation,
-                    loss_cfg: losses.LossConfig | None = None, num_micro_batches: int = 1,
-                    objective: Literal["rl", "sft"] = "rl", chunk_size: int = 128, temperature: float = 1.0):
+def make_train_step(optimizer: optax.GradientTransformation, loss_fn: LossFn, num_micro_batches: int = 1):
     """train_step(state, batch) -> (state, metrics); jit it once with `jit_train_step`.
-    temperature: the rollout sampling temperature (RL log-probs and ratios are of that
-    distribution); SFT always uses 1."""
-    loss_cfg = loss_cfg or losses.LossConfig()
 
-    def micro_loss(params, micro: Batch, denominator):
-        if objective == "rl":
-            return rl_objective(params, model_cfg, micro, loss_cfg, denominator, chunk_size, temperature)
-        logp, entropy = token_logprobs(params, model_cfg, micro, chunk_size)
-        _, mask = target_view(micro)
-        loss = sft.sft_loss(logp, mask, denominator)
-        return loss, {"tokens": jnp.sum(mask), "entropy": jnp.sum(entropy * mask)}
+    `loss_fn(params, micro_batch, batch_mask_BxT) -> (loss, sums)` (see `objectives`) is called on
+    each of `num_micro_batches` micro-batches with the whole batch's target mask; losses and
+    gradients are summed. Metrics: loss, grad_norm, tokens, and every other sum divided by the
+    token count (`_max` / `_min` ones as they are)."""
 
     def train_step(state: TrainState, batch: Batch) -> tuple[TrainState, dict[str, jax.Array]]:
         chex.assert_rank(batch["tokens_BxL"], 2)
         _, full_mask = target_view(batch)
-        denominator = (jnp.maximum(jnp.sum(full_mask), 1.0) if objective == "sft"
-                       else losses.loss_denominator(full_mask, loss_cfg))
-        grad_fn = jax.value_and_grad(micro_loss, has_aux=True)
+        grad_fn = jax.value_and_grad(loss_fn, has_aux=True)
 
         def combine(key, a, b):
             # Sums add up over micro-batches; extremes combine by max / min.
@@ -204,13 +147,15 @@ def make_train_step(model_cfg: ModelConfig, optimizer: optax.GradientTransformat
 
         def accumulate(carry, micro):
             grads, loss, sums = carry
-            (l, s), g = grad_fn(state.params, micro, denominator)
+            (l, s), g = grad_fn(state.params, micro, full_mask)
             sums = {k: combine(k, sums[k], s[k]) for k in sums}
             return (jax.tree.map(jnp.add, grads, g), loss + l, sums), None
 
         micros = _split_micro(batch, num_micro_batches)
         first = jax.tree.map(lambda x: x[0], micros)
-        shapes = jax.eval_shape(lambda: micro_loss(state.params, first, denominator)[1])
+        shapes = jax.eval_shape(lambda: loss_fn(state.params, first, full_mask)[1])
+        if "tokens" not in shapes:
+            raise ValueError(f"the loss function's sums must include 'tokens', got {sorted(shapes)}")
         start = {"_max": -jnp.inf, "_min": jnp.inf}
         zero_sums = {k: jnp.full(v.shape, start.get(k[-4:], 0.0), v.dtype) for k, v in shapes.items()}
         zero_grads = jax.tree.map(jnp.zeros_like, state.params)
@@ -233,7 +178,7 @@ def jit_train_step(train_step, shardings: TrainState, mesh: jax.sharding.Mesh):
                    out_shardings=(shardings, replicated))
 
 
-def make_logprob_fn(model_cfg: ModelConfig, mesh: jax.sharding.Mesh, param_shardings, chunk_size: int = 128,
+def make_logprob_fn(model_cfg: DecoderConfig, mesh: jax.sharding.Mesh, param_shardings, chunk_size: int = 128,
                     temperature: float = 1.0):
     """Jitted (params, batch) -> log-probs [B, L] aligned with tokens (0 at position 0), for
     old-policy and reference log-probs."""

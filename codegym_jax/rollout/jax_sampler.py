@@ -30,9 +30,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from codegym_jax.buckets import bucket
 from codegym_jax.models import kv_cache, qwen
-from codegym_jax.models.config import ModelConfig
-from codegym_jax.rl.batches import bucket
+from codegym_jax.models.config import DecoderConfig
 from codegym_jax.rollout.engine import GenerateResult, SamplingParams
 from codegym_jax.rollout.sampling import sample_next
 
@@ -56,7 +56,7 @@ class JaxSampler:
     decode_chunk: decode steps per jitted call between admissions (host syncs once per chunk).
     """
 
-    def __init__(self, cfg: ModelConfig, params: Any, max_batch: int = 8, max_len: int = 2048,
+    def __init__(self, cfg: DecoderConfig, params: Any, max_batch: int = 8, max_len: int = 2048,
                  decode_chunk: int = 8, cache_dtype: Any = jnp.float32, seed: int = 0):
         self.cfg = cfg
         self.params = params

@@ -1,5 +1,5 @@
-"""The five resumable stages. Each writes one JSONL record per problem to <out>/<stage>.jsonl
-({"id", "ok", "reason", ...}); a rerun skips the ids already there."""
+"""The five resumable stages (`stage_files.STAGES`). Each writes one JSONL record per problem to
+<out>/<stage>.jsonl ({"id", "ok", "reason", ...}); a rerun skips the ids already there."""
 
 import asyncio
 import dataclasses
@@ -16,8 +16,8 @@ from codegym_jax.jsonl import open_append, read_jsonl
 from codegym_jax.synthesis import checks, oracles, prompts, unit_tests
 from codegym_jax.synthesis.config import SynthesisConfig
 from codegym_jax.synthesis.llm_client import ChatClient, LLMError
-
-STAGES = ("env_generation", "checks", "unit_tests", "oracles", "filters")
+from codegym_jax.synthesis.report import build_report
+from codegym_jax.synthesis.stage_files import stage_path
 
 
 def _stage_records(path: str) -> list[dict]:
@@ -36,7 +36,7 @@ def _reject(record_id: str, reason: str) -> dict:
 
 async def _run_stage(out_dir: str, stage: str, items: list[dict], work) -> list[dict]:
     """Run `work(item) -> record` on items not yet in <stage>.jsonl; return all its records."""
-    path = os.path.join(out_dir, f"{stage}.jsonl")
+    path = stage_path(out_dir, stage)
     done = {record["id"] for record in _stage_records(path)}
 
     async def one(item):
@@ -183,8 +183,6 @@ def export(out_dir: str, records: list[dict]) -> list[TaskInstance]:
 async def run_pipeline(problems: list[dict], out_dir: str, config: SynthesisConfig = SynthesisConfig(),
                        client: ChatClient | None = None, pass_at_k=None) -> dict:
     """Run every stage over `problems` ({"id", "statement", "solution"}); return the report."""
-    from codegym_jax.synthesis.report import build_report  # report reads the stage files too
-
     os.makedirs(out_dir, exist_ok=True)
     ids = [p["id"] for p in problems]
     if len(set(ids)) != len(ids):

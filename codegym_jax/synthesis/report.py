@@ -4,7 +4,7 @@ import json
 import os
 
 from codegym_jax.jsonl import read_jsonl
-from codegym_jax.synthesis.pipeline import STAGES
+from codegym_jax.synthesis.stage_files import STAGES, stage_path
 
 
 def reason_kind(reason: str) -> str:
@@ -16,7 +16,7 @@ def build_report(out_dir: str, ids: list[str]) -> dict:
     wanted = set(ids)
     report = {"problems": len(ids), "stages": {}}
     for stage in STAGES:
-        stage_file = os.path.join(out_dir, f"{stage}.jsonl")
+        stage_file = stage_path(out_dir, stage)
         records = [r for r in read_jsonl(stage_file, missing_ok=True) if r["id"] in wanted]
         rejected: dict[str, int] = {}
         for record in records:

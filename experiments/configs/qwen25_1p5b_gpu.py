@@ -1,5 +1,5 @@
 """Qwen2.5-1.5B-Instruct on one GPU: RL with SGLang rollouts (see experiments/qwen25_gpu.py for the shared settings)."""
-from experiments.config import ExperimentConfig
+from codegym_jax.train.config import ExperimentConfig
 from experiments.qwen25_gpu import qwen25_gpu_config
 
 

@@ -8,14 +8,14 @@ devices it sees; the multi-process train step (`codegym_jax/distributed.py`) is 
 into `run.py` (README, "Running on a GPU with SGLang, and on a TPU/GPU pod")."""
 from codegym_jax.rl.learner import OptimizerConfig
 from codegym_jax.rl.losses import LossConfig
-from experiments.config import (AlgorithmConfig, CheckpointConfig, DataConfig, EvalConfig, ExperimentConfig,
-                                MeshConfig, ModelConfig, RolloutConfig, TrainConfig)
+from codegym_jax.train.config import (AlgorithmConfig, CheckpointConfig, DataConfig, EvalConfig, ExperimentConfig,
+                                MeshConfig, PolicyConfig, RolloutConfig, TrainConfig)
 
 
 def get_config() -> ExperimentConfig:
     return ExperimentConfig(
         name="qwen25_32b_pod",
-        model=ModelConfig(hf_path="models/Qwen2.5-32B-Instruct", param_dtype="float32",
+        model=PolicyConfig(hf_path="models/Qwen2.5-32B-Instruct", param_dtype="float32",
                           compute_dtype="bfloat16", remat=True),
         mesh=MeshConfig(data=1, fsdp=-1, tensor=8),
         rollout=RolloutConfig(engine="sglang", sglang_router_url="http://sglang-router:30000", group_size=8,

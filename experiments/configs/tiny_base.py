@@ -11,7 +11,7 @@ trains or evaluates on. About 45 minutes on 2 cores:
     cp -r runs/tiny_base/hf/sft/. experiments/tiny_base/
 """
 from codegym_jax.rl.learner import OptimizerConfig
-from experiments.config import (CheckpointConfig, DataConfig, ExperimentConfig, ModelConfig,
+from codegym_jax.train.config import (SCRATCH_DECODER, CheckpointConfig, DataConfig, ExperimentConfig, PolicyConfig,
                                 RolloutConfig, TrainConfig)
 
 # Every library environment except the longest-common-prefix ones (the README default's and
@@ -35,8 +35,7 @@ def get_config() -> ExperimentConfig:
     return ExperimentConfig(
         name="tiny_base",
         # 4 query heads of 32 over 2 KV heads started copying sooner than 2 heads of 64 (README).
-        model=ModelConfig(hidden_size=128, intermediate_size=384, num_layers=2, num_heads=4,
-                          num_kv_heads=2, head_dim=32),
+        model=PolicyConfig(architecture=SCRATCH_DECODER),
         # 24 easy instances per environment, any oracle length up to 16 calls: 549 transcripts.
         data=DataConfig(train_envs=BASE_ENVS, train_per_env=24, val_per_env=2, difficulties=("easy",),
                         min_oracle_steps=1, max_oracle_steps=16),

@@ -7,7 +7,7 @@ import pathlib
 
 from codegym_jax.rl.learner import OptimizerConfig
 from codegym_jax.rl.losses import LossConfig
-from experiments.config import (AlgorithmConfig, DataConfig, EvalConfig, ExperimentConfig, ModelConfig,
+from codegym_jax.train.config import (AlgorithmConfig, DataConfig, EvalConfig, ExperimentConfig, PolicyConfig,
                                 RolloutConfig, TrainConfig)
 
 
@@ -28,7 +28,7 @@ def get_config() -> ExperimentConfig:
     return ExperimentConfig(
         name="tiny_cpu",
         # 2 layers, hidden 128, 4 query heads of 32 over 2 KV heads, 2,048-token vocabulary.
-        model=ModelConfig(hf_path=BASE_MODEL_DIR),
+        model=PolicyConfig(hf_path=BASE_MODEL_DIR),
         # Easy instances: 7 oracle calls (the fold, ~600-token transcripts) or 2 (the peek), below
         # the 10-call minimum that would otherwise drop both. 1,000 training instances (5.6 SFT
         # passes): from 80 (40 passes) SFT learns much of their answers (README, "Budgets").

@@ -9,7 +9,7 @@ it measured.
 """
 import dataclasses
 
-from experiments.config import ExperimentConfig, ModelConfig
+from codegym_jax.train.config import SCRATCH_DECODER, ExperimentConfig, PolicyConfig
 from experiments.configs import tiny_cpu_scan
 
 
@@ -19,8 +19,7 @@ def get_config() -> ExperimentConfig:
         base,
         name="tiny_cpu_long",
         # From random init: 2 layers, hidden 128, 2 query heads of 64 over one KV head.
-        model=ModelConfig(hidden_size=128, intermediate_size=384, num_layers=2, num_heads=2,
-                          num_kv_heads=1, head_dim=64),
+        model=PolicyConfig(architecture=dataclasses.replace(SCRATCH_DECODER, num_heads=2, num_kv_heads=1, head_dim=64)),
         # 80 training instances, as when README's numbers for this config were measured.
         data=dataclasses.replace(base.data, train_per_env=80),
         # Sampling at temperature 1.0, SFT at lr 1e-3, RL at lr 1e-4 with a KL penalty of 0.05: the

@@ -8,7 +8,7 @@ procedures") records what it measured: the share moves, the lead is the gap betw
 """
 import dataclasses
 
-from experiments.config import ExperimentConfig
+from codegym_jax.train.config import ExperimentConfig
 from experiments.configs import tiny_cpu
 
 

@@ -9,7 +9,7 @@ margin over it was decided by the step on which the baseline stopped.
 """
 import dataclasses
 
-from experiments.config import ExperimentConfig
+from codegym_jax.train.config import ExperimentConfig
 from experiments.configs import tiny_cpu
 
 

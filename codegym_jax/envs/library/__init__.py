@@ -10,6 +10,13 @@ import pathlib
 
 LIBRARY_DIR = pathlib.Path(__file__).resolve().parent
 
+# Research data: variants of LongestCommonPrefixEnv made to study one question each (an oracle
+# that takes one of two procedures; one that sometimes answers before reading, as a synthesised
+# solve() that consults get_ref_answer() does). They train only when a config names them in
+# data.train_envs (the README default and experiments/configs/tiny_cpu_routes.py do), never as
+# part of "every library env".
+RESEARCH_ENVS = ("LongestCommonPrefixRoutesEnv", "LongestCommonPrefixShortcutEnv")
+
 
 def env_class_name(source: str, path: str = "<source>") -> str:
     """The one environment class a file defines (the class with a `func_mapping`, read statically)."""

@@ -8,7 +8,7 @@ then cos(k) ~= k r / (1 + k r) with r = |s|^2 / E|n_i|^2, so the cosine at the l
 how many informative groups an update needs before signal and noise weigh the same (cos 0.5):
 k_half = k (1 - cos) / cos.
 
-    python experiments/gradient_agreement.py runs/tiny_cpu_scan --stage sft --step 200 --num-tasks 64
+    python experiments/research/gradient_agreement.py runs/tiny_cpu_scan --stage sft --step 200 --num-tasks 64
 """
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ import numpy as np
 
 if __package__ in (None, ""):
     # Run as a script: make the repository root importable without an install.
-    sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
+    sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[2]))
 
 
 def half_sizes(num_groups: int) -> list[int]:
@@ -59,20 +59,20 @@ def groups_for_even_signal(half: int, cosine: float) -> float:
 
 
 def policy_gradient(params, arch, batch, loss_cfg, temperature: float):
-    """Gradient of the RL stage's loss (learner.rl_objective) at the policy that sampled `batch`:
-    its old and reference log-probs are that policy's own, so every ratio is 1 and the KL term,
-    as at the start of the RL stage, contributes nothing."""
+    """Gradient of the RL stage's loss (objectives.policy_gradient_loss) at the policy that sampled
+    `batch`: its old and reference log-probs are that policy's own, so every ratio is 1 and the KL
+    term, as at the start of the RL stage, contributes nothing."""
     import jax
     import jax.numpy as jnp
 
-    from codegym_jax.rl import learner, losses
+    from codegym_jax.rl.logprobs import target_view, token_logprobs
+    from codegym_jax.rl.objectives import policy_gradient_loss
 
-    logp_BxT, _ = learner.token_logprobs(params, arch, batch, temperature=temperature)
+    logp_BxT, _ = token_logprobs(params, arch, batch, temperature=temperature)
     own_BxL = jax.lax.stop_gradient(jnp.pad(logp_BxT, ((0, 0), (1, 0))))  # aligned with the tokens
     batch = {**batch, "old_logprobs_BxL": own_BxL, "ref_logprobs_BxL": own_BxL}
-    denominator = losses.loss_denominator(learner.target_view(batch)[1], loss_cfg)
-    return jax.grad(lambda p: learner.rl_objective(p, arch, batch, loss_cfg, denominator,
-                                                   temperature=temperature)[0])(params)
+    loss_fn = policy_gradient_loss(arch, loss_cfg, temperature=temperature)
+    return jax.grad(lambda p: loss_fn(p, batch, target_view(batch)[1])[0])(params)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -97,29 +97,32 @@ def main(argv: list[str] | None = None) -> int:
     from codegym_jax.evaluation import episode_tasks, eval_subset
     from codegym_jax.rl import advantages, batches, learner
     from codegym_jax.rollout.agent_loop import run_groups
-    from experiments import policies, runtime
-    from experiments.config import load_config
-    from sandbox.pool import AsyncSandbox
+    from codegym_jax.train import components, stage_results
+    from codegym_jax.run_paths import RunPaths
+    from codegym_jax.train.config import run_paths
+    from codegym_jax.train.config_io import load_config
+    from sandbox.async_sandbox import AsyncSandbox
 
     run = pathlib.Path(args.run_dir)
-    config = load_config(run / "config.json")
+    config = load_config(RunPaths(run).config_file)
+    paths = run_paths(config, run)
     r = config.rollout
-    tokenizer = runtime.load_tokenizer(config)
-    arch = runtime.arch_config(config, tokenizer)
-    mesh = runtime.build_mesh(config)
-    optimizer = learner.make_optimizer(policies.optimizer_config(config, args.stage))
+    tokenizer = components.load_tokenizer(config)
+    arch = components.decoder_config(config, tokenizer)
+    mesh = components.build_mesh(config)
+    optimizer = learner.make_optimizer(stage_results.optimizer_config(config, args.stage))
     abstract = learner.abstract_train_state(arch, optimizer, mesh)
-    with policies.make_checkpointer(config, run, args.stage) as ckpt:
+    with stage_results.make_checkpointer(config, paths, args.stage) as ckpt:
         kept = ckpt.all_steps()
         step = args.step if args.step is not None else (kept[-1] if kept else None)
         if step not in kept:
             raise ValueError(f"no {args.stage} checkpoint at step {step} in {run}; kept: {kept}")
         params = ckpt.restore(abstract, step=step)[0].params
-    tasks = eval_subset(runtime.read_split(config, run, args.split), args.num_tasks, args.seed)
-    ecfg = runtime.episode_config(config)
-    with runtime.open_sandbox(config) as pool, runtime.open_engine(config, arch, params, run) as engine:
+    tasks = eval_subset(components.read_split(paths, args.split), args.num_tasks, args.seed)
+    ecfg = components.episode_config(config)
+    with components.open_sandbox(config) as pool, components.open_engine(config, arch, params, paths) as engine:
         trajectories, _ = asyncio.run(run_groups(engine, AsyncSandbox(pool), tokenizer, episode_tasks(tasks),
-                                                 r.group_size, runtime.rollout_sampling(config, seed=args.seed),
+                                                 r.group_size, components.rollout_sampling(config, seed=args.seed),
                                                  ecfg))
     rewards_NxG = np.array([t.reward for t in trajectories], np.float32).reshape(-1, r.group_size)
     adv_NxG = np.asarray(advantages.group_advantages(jnp.asarray(rewards_NxG), config.algorithm.advantage))
@@ -135,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
     def grad_of(group_ids: Sequence[int]) -> np.ndarray:
         picked = [(trajectories[i * G + g], float(adv_NxG[i, g])) for i in group_ids for g in range(G)]
         batch = batches.rl_batch([t for t, _ in picked], [a for _, a in picked],
-                                 runtime.data_parallel_size(mesh), 128, ecfg.max_total_tokens)
+                                 components.data_parallel_size(mesh), 128, ecfg.max_total_tokens)
         grads = jax.device_get(grad_fn(params, {k: jnp.asarray(v) for k, v in batch.items()}))
         return np.concatenate([np.ravel(g) for g in jax.tree.leaves(grads)]).astype(np.float64)
 

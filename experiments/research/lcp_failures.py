@@ -17,7 +17,7 @@ every policy the eval stage recorded (`eval/<policy>_<split>_episodes.jsonl`), t
   `CommonPrefixOfTwo`), a fold (`CommonPrefixOfTwo`, no `CharAt`), reading whole strings and
   answering (`ReadString` alone), a mix of scan and fold, or none of these tools (answered unseen).
 
-    python experiments/lcp_failures.py runs/tiny_cpu --split val_seen
+    python experiments/research/lcp_failures.py runs/tiny_cpu --split val_seen
 
 The reference prefix is recomputed from each episode's instance, independently of the
 environment's own grader.
@@ -34,7 +34,7 @@ from typing import Iterable
 
 if __package__ in (None, ""):
     # Run as a script: make the repository root importable without an install.
-    sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
+    sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[2]))
 
 from codegym_jax.jsonl import read_jsonl  # noqa: E402
 from codegym_jax.rollout.tool_calls import parse_tool_call  # noqa: E402
@@ -174,14 +174,17 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--split", default="val_seen", choices=("train", "val_seen"))
     args = p.parse_args(argv)
 
-    from experiments import runtime
-    from experiments.config import load_config
-    from experiments.stage_eval import POLICIES, POLICY_LABELS, episodes_path
+    from codegym_jax.train import components
+    from codegym_jax.run_paths import RunPaths
+    from codegym_jax.train.config import run_paths
+    from codegym_jax.train.config_io import load_config
+    from codegym_jax.train.eval_stage import POLICIES, POLICY_LABELS
 
     run = pathlib.Path(args.run_dir)
-    config = load_config(run / "config.json")
-    tokenizer = runtime.load_tokenizer(config)
-    files = {policy: episodes_path(run, policy, args.split) for policy in POLICIES}
+    config = load_config(RunPaths(run).config_file)
+    paths = run_paths(config, run)
+    tokenizer = components.load_tokenizer(config)
+    files = {policy: paths.eval_episodes(policy, args.split) for policy in POLICIES}
     found = {policy: path for policy, path in files.items() if path.is_file()}
     if not found:
         raise FileNotFoundError(f"no eval/<policy>_{args.split}_episodes.jsonl in {run}; run its eval stage first")

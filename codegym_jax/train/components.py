@@ -3,6 +3,7 @@ initial params, episode budgets, sampling, the sandbox and the rollout engine.""
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import math
 import pathlib
 from typing import Any, Iterator
@@ -12,24 +13,21 @@ import numpy as np
 
 from codegym_jax.envs.tasks import TaskInstance, read_tasks
 from codegym_jax.models import qwen
-from codegym_jax.models.config import ModelConfig as ArchConfig, model_config_from_hf
+from codegym_jax.models.config import DecoderConfig, decoder_config_from_hf
 from codegym_jax.models.hf_io import load_hf_model
 from codegym_jax.rollout import tokenizer as tokenizer_lib
 from codegym_jax.rollout.agent_loop import EpisodeConfig
 from codegym_jax.rollout.engine import SamplingParams
+from codegym_jax.run_paths import RunPaths
 from codegym_jax.sharding import make_mesh
-from experiments.config import ExperimentConfig
+from codegym_jax.train.config import ExperimentConfig
 from sandbox.pool import SandboxPool
 
 SPLITS = ("train", "val_seen", "val")
 
 
-def task_dir(config: ExperimentConfig, out_dir: pathlib.Path) -> pathlib.Path:
-    return pathlib.Path(config.data.task_dir) if config.data.task_dir else out_dir / "tasks"
-
-
-def read_split(config: ExperimentConfig, out_dir: pathlib.Path, split: str) -> list[TaskInstance]:
-    path = task_dir(config, out_dir) / f"{split}.jsonl"
+def read_split(paths: RunPaths, split: str) -> list[TaskInstance]:
+    path = paths.task_file(split)
     if not path.exists():
         raise FileNotFoundError(f"no task file {path}; run the 'data' stage first (train.stages)")
     tasks = read_tasks(str(path))
@@ -46,20 +44,18 @@ def load_tokenizer(config: ExperimentConfig):
     return tokenizer_lib.load(path)
 
 
-def arch_config(config: ExperimentConfig, tokenizer) -> ArchConfig:
-    """The model architecture: from the HF folder, or the from-scratch fields sized to the
-    tokenizer's vocabulary (rounded up to a multiple of 128 for even shards)."""
+def decoder_config(config: ExperimentConfig, tokenizer) -> DecoderConfig:
+    """The model architecture: from the HF folder, or `model.architecture` (a vocab_size of 0
+    sized to the tokenizer's vocabulary, rounded up to a multiple of 128 for even shards)."""
     m = config.model
     dtypes = dict(param_dtype=m.param_dtype, compute_dtype=m.compute_dtype, remat=m.remat)
     if m.hf_path:
-        return model_config_from_hf(m.hf_path, **dtypes)
-    vocab = int(math.ceil(len(tokenizer) / 128) * 128)
-    return ArchConfig(
-        vocab_size=vocab, hidden_size=m.hidden_size, intermediate_size=m.intermediate_size,
-        num_layers=m.num_layers, num_heads=m.num_heads, num_kv_heads=m.num_kv_heads,
-        head_dim=m.head_dim, family=m.family, rope_theta=m.rope_theta, rms_norm_eps=m.rms_norm_eps,
-        tie_word_embeddings=m.tie_word_embeddings, max_position_embeddings=m.max_position_embeddings,
-        **dtypes)
+        return decoder_config_from_hf(m.hf_path, **dtypes)
+    vocab = m.architecture.vocab_size or int(math.ceil(len(tokenizer) / 128) * 128)
+    if vocab < len(tokenizer):
+        raise ValueError(f"model.architecture.vocab_size={vocab} is smaller than the tokenizer's "
+                         f"{len(tokenizer)} tokens")
+    return dataclasses.replace(m.architecture, vocab_size=vocab, **dtypes)
 
 
 def build_mesh(config: ExperimentConfig) -> jax.sharding.Mesh:
@@ -70,7 +66,7 @@ def data_parallel_size(mesh: jax.sharding.Mesh) -> int:
     return int(mesh.shape["data"] * mesh.shape["fsdp"])
 
 
-def initial_params(config: ExperimentConfig, arch: ArchConfig, mesh: jax.sharding.Mesh) -> Any:
+def initial_params(config: ExperimentConfig, arch: DecoderConfig, mesh: jax.sharding.Mesh) -> Any:
     """HF weights loaded straight into their shards, or a seeded random init."""
     if config.model.hf_path:
         m = config.model
@@ -102,7 +98,7 @@ def eval_sampling(config: ExperimentConfig, seed: int | None = None) -> Sampling
 @contextlib.contextmanager
 def open_sandbox(config: ExperimentConfig) -> Iterator[Any]:
     """A local process pool, or a client of the configured env servers (same methods). Each
-    event loop wraps it in its own `sandbox.pool.AsyncSandbox`."""
+    event loop wraps it in its own `sandbox.async_sandbox.AsyncSandbox`."""
     s = config.sandbox
     if s.server_urls:
         from sandbox.client import EnvClient
@@ -117,8 +113,17 @@ def open_sandbox(config: ExperimentConfig) -> Iterator[Any]:
         yield pool
 
 
+def sandbox_parallelism(config: ExperimentConfig, sandbox) -> int:
+    """How many calls `sandbox` (from `open_sandbox`) runs at once: the pool's workers, or the
+    env servers' workers together."""
+    urls = config.sandbox.server_urls
+    if urls:
+        return max(1, sum(int(sandbox.health(i)["workers"]) for i in range(len(urls))))
+    return config.sandbox.num_workers
+
+
 @contextlib.contextmanager
-def open_engine(config: ExperimentConfig, arch: ArchConfig, params: Any, out_dir: pathlib.Path) -> Iterator[Any]:
+def open_engine(config: ExperimentConfig, arch: DecoderConfig, params: Any, paths: RunPaths) -> Iterator[Any]:
     """The rollout engine holding `params`: the in-process JaxSampler, or SGLang servers (given
     URLs, or one launched here from the run's exported weights)."""
     r = config.rollout
@@ -134,7 +139,7 @@ def open_engine(config: ExperimentConfig, arch: ArchConfig, params: Any, out_dir
     from codegym_jax.rollout import sglang_launcher
     from codegym_jax.rollout.sglang_engine import SGLangEngine
 
-    weights_dir = out_dir / "sglang_weights"
+    weights_dir = paths.sglang_weights_dir
     with contextlib.ExitStack() as stack:
         urls = list(r.sglang_urls) or ([r.sglang_router_url] if r.sglang_router_url else [])
         if r.sglang_launch:
@@ -143,7 +148,7 @@ def open_engine(config: ExperimentConfig, arch: ArchConfig, params: Any, out_dir
             tokenizer_lib.save(load_tokenizer(config), first)
             server_cfg = sglang_launcher.ServerConfig(
                 python=r.sglang_python or "python", model_path=str(first),
-                port=sglang_launcher.free_port(), log_path=str(out_dir / "sglang_server.log"))
+                port=sglang_launcher.free_port(), log_path=str(paths.sglang_log))
             server = stack.enter_context(sglang_launcher.SGLangServer(server_cfg).start())
             urls = [server.url]
         if not urls:

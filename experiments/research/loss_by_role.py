@@ -5,7 +5,7 @@ sits on the few tokens that decide the episode (a character copied from the last
 final answer). This splits the NLL of every sampled token by its role in the call: the tool name,
 each argument's value (`arg:<name>`), or the call's fixed syntax.
 
-    python experiments/loss_by_role.py runs/tiny_cpu --stage sft --steps 40,80,120
+    python experiments/research/loss_by_role.py runs/tiny_cpu --stage sft --steps 40,80,120
 
 prints, for each checkpoint, one row per role: tokens, mean NLL, the role's share of the total,
 and how many of its tokens the policy already predicts (p(target) >= 0.5, hence the argmax).
@@ -22,7 +22,7 @@ import numpy as np
 
 if __package__ in (None, ""):
     # Run as a script: make the repository root importable without an install.
-    sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
+    sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[2]))
 
 from codegym_jax.rollout.chat_format import decode  # noqa: E402
 from codegym_jax.rollout.trajectory import Trajectory  # noqa: E402
@@ -140,27 +140,30 @@ def main(argv: list[str] | None = None) -> int:
     from codegym_jax.evaluation import episode_tasks, eval_subset
     from codegym_jax.rl import batches, learner
     from codegym_jax.rollout.oracle_transcripts import oracle_trajectories
-    from experiments import policies, runtime
-    from experiments.config import load_config
+    from codegym_jax.train import components, stage_results
+    from codegym_jax.run_paths import RunPaths
+    from codegym_jax.train.config import run_paths
+    from codegym_jax.train.config_io import load_config
 
     run = pathlib.Path(args.run_dir)
-    config = load_config(run / "config.json")
-    tokenizer = runtime.load_tokenizer(config)
-    arch = runtime.arch_config(config, tokenizer)
-    mesh = runtime.build_mesh(config)
-    tasks = eval_subset(runtime.read_split(config, run, args.split), args.num_tasks, config.train.seed)
-    cfg = runtime.episode_config(config)
-    with runtime.open_sandbox(config) as pool:
+    config = load_config(RunPaths(run).config_file)
+    paths = run_paths(config, run)
+    tokenizer = components.load_tokenizer(config)
+    arch = components.decoder_config(config, tokenizer)
+    mesh = components.build_mesh(config)
+    tasks = eval_subset(components.read_split(paths, args.split), args.num_tasks, config.train.seed)
+    cfg = components.episode_config(config)
+    with components.open_sandbox(config) as pool:
         transcripts = oracle_trajectories(pool, tokenizer, episode_tasks(tasks), cfg)
     if not transcripts:
         raise ValueError(f"none of the {len(tasks)} {args.split} tasks has an oracle transcript within the budgets")
     roles = [token_roles(tokenizer, t) for t in transcripts]
-    batch = batches.trajectory_batch(transcripts, runtime.data_parallel_size(mesh), 128, cfg.max_total_tokens)
-    optimizer = learner.make_optimizer(policies.optimizer_config(config, args.stage))
+    batch = batches.trajectory_batch(transcripts, components.data_parallel_size(mesh), 128, cfg.max_total_tokens)
+    optimizer = learner.make_optimizer(stage_results.optimizer_config(config, args.stage))
     abstract = learner.abstract_train_state(arch, optimizer, mesh)
     shardings = learner.state_shardings(arch, optimizer, mesh, abstract)
     logprob_fn = learner.make_logprob_fn(arch, mesh, shardings.params)
-    with policies.make_checkpointer(config, run, args.stage) as ckpt:
+    with stage_results.make_checkpointer(config, paths, args.stage) as ckpt:
         steps = [int(s) for s in args.steps.split(",")] if args.steps else ckpt.all_steps()
         missing = sorted(set(steps) - set(ckpt.all_steps()))
         if missing:

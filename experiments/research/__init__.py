@@ -1,0 +1,1 @@
+"""One-off analyses of run directories (README.md here); not part of the training stack."""
