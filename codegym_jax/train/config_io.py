@@ -10,7 +10,8 @@ import types
 import typing
 from typing import Any, Literal
 
-from codegym_jax.train.config import ConfigError, ExperimentConfig, check_config
+from codegym_jax.run_paths import RunPaths
+from codegym_jax.train.config import ConfigError, ExperimentConfig, check_config, run_paths
 
 
 def _field_types(cls: type) -> dict[str, Any]:
@@ -29,21 +30,25 @@ def _type_name(tp: Any) -> str:
     return getattr(tp, "__name__", str(tp))
 
 
+def _first_arm(convert, value: Any, tp: Any, key: str) -> Any:
+    """`convert(value, arm, key)` for the first non-None arm of the union `tp` that accepts it."""
+    for arm in typing.get_args(tp):
+        if arm is type(None):
+            continue
+        try:
+            return convert(value, arm, key)
+        except ConfigError:
+            continue  # the next arm may accept it
+    raise ConfigError(f"{key}: {value!r} is not {_type_name(tp)}")
+
+
 def _parse_scalar(text: str, tp: Any, key: str) -> Any:
     """Parses one override string to `tp` (bool/int/float/str/Literal/Optional)."""
     origin = typing.get_origin(tp)
     if origin in (typing.Union, types.UnionType):
-        args = typing.get_args(tp)
-        if type(None) in args and text.strip().lower() in ("none", "null"):
+        if type(None) in typing.get_args(tp) and text.strip().lower() in ("none", "null"):
             return None
-        for arg in args:
-            if arg is type(None):
-                continue
-            try:
-                return _parse_scalar(text, arg, key)
-            except ConfigError:
-                pass
-        raise ConfigError(f"{key}: cannot parse {text!r} as {_type_name(tp)}")
+        return _first_arm(_parse_scalar, text, tp, key)
     if origin is Literal:
         allowed = typing.get_args(tp)
         for a in allowed:
@@ -103,14 +108,7 @@ def _coerce(value: Any, tp: Any, key: str) -> Any:
     if origin in (typing.Union, types.UnionType):
         if value is None and type(None) in typing.get_args(tp):
             return None
-        for arg in typing.get_args(tp):
-            if arg is type(None):
-                continue
-            try:
-                return _coerce(value, arg, key)
-            except ConfigError:
-                pass
-        raise ConfigError(f"{key}: {value!r} is not {_type_name(tp)}")
+        return _first_arm(_coerce, value, tp, key)
     if origin is tuple:
         if not isinstance(value, (list, tuple)):
             raise ConfigError(f"{key}: expected a list ({_type_name(tp)}), got {value!r}")
@@ -236,6 +234,12 @@ def save_config(config: ExperimentConfig, path: str | pathlib.Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(config_to_dict(config), indent=2, sort_keys=True) + "\n")
 
+
+
+def load_run(run_dir: str | pathlib.Path) -> tuple[ExperimentConfig, RunPaths]:
+    """The config a run directory was made with (its `config.json`) and the run's paths."""
+    config = load_config(RunPaths(pathlib.Path(run_dir)).config_file)
+    return config, run_paths(config, run_dir)
 
 
 def resolve_config(config_path: str | pathlib.Path, overrides: list[str]) -> ExperimentConfig:

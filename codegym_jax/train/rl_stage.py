@@ -154,6 +154,8 @@ def rl_loop(run: RLRun, pool, engine, weights: EngineWeights, ckpt) -> None:
     episodes_bar = tqdm(desc="rl rollouts", unit="episode", file=sys.stderr, leave=False, disable=not bars,
                         dynamic_ncols=True)
 
+    episode_cfg = components.episode_config(config)
+
     def rollout(k: int, version: int):
         index = components.seeded_choice(len(run.train_tasks), t.tasks_per_step, t.seed, k)
         tasks = [run.train_tasks[i] for i in index]
@@ -161,7 +163,7 @@ def rl_loop(run: RLRun, pool, engine, weights: EngineWeights, ckpt) -> None:
         started = time.perf_counter()
         trajectories, metrics = asyncio.run(run_groups(
             engine, AsyncSandbox(pool), run.tokenizer, episode_tasks(tasks), r.group_size,
-            components.rollout_sampling(config, seed=step_seed(t.seed, k)), components.episode_config(config),
+            components.rollout_sampling(config, seed=step_seed(t.seed, k)), episode_cfg,
             version, max_concurrent=r.sampler_slots, on_episode=lambda _: episodes_bar.update(1)))
         return trajectories, metrics, time.perf_counter() - started
 

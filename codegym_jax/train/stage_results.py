@@ -69,12 +69,23 @@ def export_final(config: ExperimentConfig, paths: RunPaths, stage: str, arch: De
     return hf_dir
 
 
+def checkpointed_state(config: ExperimentConfig, paths: RunPaths, stage: str, arch: DecoderConfig,
+                       mesh: jax.sharding.Mesh, step: int | None = None) -> tuple[learner.TrainState, int]:
+    """(state, step) of `stage`'s checkpoint at `step` (default: its latest), finished or not, each
+    array straight into its shard."""
+    optimizer = learner.make_optimizer(optimizer_config(config, stage))
+    with make_checkpointer(config, paths, stage) as ckpt:
+        kept = ckpt.all_steps()
+        step = step if step is not None else ckpt.latest_step()
+        if step not in kept:
+            raise ValueError(f"no {stage} checkpoint at step {step} in {paths.root}; kept: {kept}")
+        state, _ = ckpt.restore(learner.abstract_train_state(arch, optimizer, mesh), step=step)
+    return state, step
+
+
 def load_final_state(config: ExperimentConfig, paths: RunPaths, stage: str, arch: DecoderConfig,
                      mesh: jax.sharding.Mesh) -> learner.TrainState:
     """The finished `stage`'s last checkpointed state, each array straight into its shard."""
     if stage_done(paths, stage) is None:
         raise FileNotFoundError(f"stage {stage!r} has not finished in {paths.root} (no {paths.done_file(stage)})")
-    optimizer = learner.make_optimizer(optimizer_config(config, stage))
-    with make_checkpointer(config, paths, stage) as ckpt:
-        state, _ = ckpt.restore(learner.abstract_train_state(arch, optimizer, mesh))
-    return state
+    return checkpointed_state(config, paths, stage, arch, mesh)[0]

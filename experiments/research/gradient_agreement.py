@@ -98,26 +98,16 @@ def main(argv: list[str] | None = None) -> int:
     from codegym_jax.rl import advantages, batches, learner
     from codegym_jax.rollout.agent_loop import run_groups
     from codegym_jax.train import components, stage_results
-    from codegym_jax.run_paths import RunPaths
-    from codegym_jax.train.config import run_paths
-    from codegym_jax.train.config_io import load_config
+    from codegym_jax.train.config_io import load_run
     from sandbox.async_sandbox import AsyncSandbox
 
-    run = pathlib.Path(args.run_dir)
-    config = load_config(RunPaths(run).config_file)
-    paths = run_paths(config, run)
+    config, paths = load_run(args.run_dir)
     r = config.rollout
     tokenizer = components.load_tokenizer(config)
     arch = components.decoder_config(config, tokenizer)
     mesh = components.build_mesh(config)
-    optimizer = learner.make_optimizer(stage_results.optimizer_config(config, args.stage))
-    abstract = learner.abstract_train_state(arch, optimizer, mesh)
-    with stage_results.make_checkpointer(config, paths, args.stage) as ckpt:
-        kept = ckpt.all_steps()
-        step = args.step if args.step is not None else (kept[-1] if kept else None)
-        if step not in kept:
-            raise ValueError(f"no {args.stage} checkpoint at step {step} in {run}; kept: {kept}")
-        params = ckpt.restore(abstract, step=step)[0].params
+    state, step = stage_results.checkpointed_state(config, paths, args.stage, arch, mesh, args.step)
+    params = state.params
     tasks = eval_subset(components.read_split(paths, args.split), args.num_tasks, args.seed)
     ecfg = components.episode_config(config)
     with components.open_sandbox(config) as pool, components.open_engine(config, arch, params, paths) as engine:

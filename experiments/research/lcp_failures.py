@@ -175,19 +175,15 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
 
     from codegym_jax.train import components
-    from codegym_jax.run_paths import RunPaths
-    from codegym_jax.train.config import run_paths
-    from codegym_jax.train.config_io import load_config
+    from codegym_jax.train.config_io import load_run
     from codegym_jax.train.eval_stage import POLICIES, POLICY_LABELS
 
-    run = pathlib.Path(args.run_dir)
-    config = load_config(RunPaths(run).config_file)
-    paths = run_paths(config, run)
+    config, paths = load_run(args.run_dir)
     tokenizer = components.load_tokenizer(config)
     files = {policy: paths.eval_episodes(policy, args.split) for policy in POLICIES}
     found = {policy: path for policy, path in files.items() if path.is_file()}
     if not found:
-        raise FileNotFoundError(f"no eval/<policy>_{args.split}_episodes.jsonl in {run}; run its eval stage first")
+        raise FileNotFoundError(f"no eval/<policy>_{args.split}_episodes.jsonl in {paths.root}; run its eval stage first")
     reports = {POLICY_LABELS[policy]: failure_report(read_jsonl(path), tokenizer, config.rollout.tool_format)
                for policy, path in found.items()}
     print(format_tables(reports))

@@ -141,13 +141,9 @@ def main(argv: list[str] | None = None) -> int:
     from codegym_jax.rl import batches, learner
     from codegym_jax.rollout.oracle_transcripts import oracle_trajectories
     from codegym_jax.train import components, stage_results
-    from codegym_jax.run_paths import RunPaths
-    from codegym_jax.train.config import run_paths
-    from codegym_jax.train.config_io import load_config
+    from codegym_jax.train.config_io import load_run
 
-    run = pathlib.Path(args.run_dir)
-    config = load_config(RunPaths(run).config_file)
-    paths = run_paths(config, run)
+    config, paths = load_run(args.run_dir)
     tokenizer = components.load_tokenizer(config)
     arch = components.decoder_config(config, tokenizer)
     mesh = components.build_mesh(config)
@@ -164,15 +160,16 @@ def main(argv: list[str] | None = None) -> int:
     shardings = learner.state_shardings(arch, optimizer, mesh, abstract)
     logprob_fn = learner.make_logprob_fn(arch, mesh, shardings.params)
     with stage_results.make_checkpointer(config, paths, args.stage) as ckpt:
-        steps = [int(s) for s in args.steps.split(",")] if args.steps else ckpt.all_steps()
-        missing = sorted(set(steps) - set(ckpt.all_steps()))
-        if missing:
-            raise ValueError(f"no {args.stage} checkpoint at steps {missing} in {run}; kept: {ckpt.all_steps()}")
-        for step in steps:
-            state, _ = ckpt.restore(abstract, step=step)
-            logp = np.asarray(jax.device_get(logprob_fn(state.params, batch)))[:len(transcripts)]
-            print(f"{args.stage} step {step} on {args.split}:")
-            print(format_table(loss_by_role(logp, roles), len(transcripts)))
+        kept = ckpt.all_steps()
+    steps = [int(s) for s in args.steps.split(",")] if args.steps else kept
+    missing = sorted(set(steps) - set(kept))
+    if missing:  # before any restore: say every missing step at once
+        raise ValueError(f"no {args.stage} checkpoint at steps {missing} in {paths.root}; kept: {kept}")
+    for step in steps:
+        state, _ = stage_results.checkpointed_state(config, paths, args.stage, arch, mesh, step)
+        logp = np.asarray(jax.device_get(logprob_fn(state.params, batch)))[:len(transcripts)]
+        print(f"{args.stage} step {step} on {args.split}:")
+        print(format_table(loss_by_role(logp, roles), len(transcripts)))
     return 0
 
 
