@@ -1,17 +1,23 @@
 #!/usr/bin/env bash
 # Creates (or refreshes) the project's virtual environment in .venv.
 #   ./setup.sh          runtime dependencies + the project in editable mode
-#   ./setup.sh --dev    also the test extras (torch for parity tests, pytest, hypothesis) and
-#                       .venv-sglang-jax, the separate environment of the sglang-jax test server
+#   ./setup.sh --dev    also the test extras (torch for parity tests, pytest, hypothesis),
+#                       .venv-sglang-jax, the separate environment of the sglang-jax test server,
+#                       and .venv-bfcl (as --bfcl; tests/test_bfcl.py runs the harness from it)
+#   ./setup.sh --bfcl   also .venv-bfcl, the separate environment of the Berkeley Function Calling
+#                       Leaderboard harness (bfcl-eval) that codegym_jax/bfcl_harness.py runs
+#                       (.ci/bfcl_venv.sh; the flags combine)
 # Set PYTHON=/path/to/python3.12 to choose the interpreter yourself.
 set -euo pipefail
 cd "$(dirname "$0")"
 
 dev=0
+bfcl=0
 for arg in "$@"; do
   case "$arg" in
-    --dev) dev=1 ;;
-    *) echo "setup.sh: unknown argument '$arg' (expected: --dev)" >&2; exit 2 ;;
+    --dev) dev=1; bfcl=1 ;;
+    --bfcl) bfcl=1 ;;
+    *) echo "setup.sh: unknown argument '$arg' (expected: --dev, --bfcl)" >&2; exit 2 ;;
   esac
 done
 
@@ -52,6 +58,9 @@ stamp=".venv/.codegym-installed-$dev"
 want=$(cat $reqs pyproject.toml | sha256sum | cut -d' ' -f1)
 if [ "$dev" = 1 ]; then
   .ci/sglang_jax_venv.sh
+fi
+if [ "$bfcl" = 1 ]; then
+  .ci/bfcl_venv.sh
 fi
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
   echo "setup.sh: .venv is up to date"

@@ -9,6 +9,8 @@ rather than spelling the layout out.
     <run dir>/samples/{phase}_step{k}.md        episodes written for people to read
     <run dir>/eval/{policy}_{split}.json        an evaluation's summary (its presence marks it done)
     <run dir>/eval/{policy}_{split}_episodes.jsonl, eval/summary.md
+    <run dir>/ood_eval/{policy}.json             a policy's BFCL scores (its presence marks it done)
+    <run dir>/ood_eval/{policy}/                 the harness's files (result/, score/, logs)
     <run dir>/plots/{panel}.png
     <run dir>/hf/{stage}/                       the finished stage's HF folder
     <run dir>/sglang_weights/, sglang_server.log  a launched SGLang server's weights and log
@@ -71,6 +73,16 @@ class RunPaths:
     @property
     def eval_summary(self) -> pathlib.Path:
         return self.eval_dir / "summary.md"
+
+    @property
+    def ood_eval_dir(self) -> pathlib.Path:
+        return self.root / "ood_eval"
+
+    def ood_eval_result(self, policy: str) -> pathlib.Path:
+        return self.ood_eval_dir / f"{policy}.json"
+
+    def ood_eval_work_dir(self, policy: str) -> pathlib.Path:
+        return self.ood_eval_dir / policy
 
     @property
     def plots_dir(self) -> pathlib.Path:

@@ -21,7 +21,7 @@ def test_every_concern_is_a_frozen_dataclass():
     groups = [f.name for f in dataclasses.fields(cfg) if dataclasses.is_dataclass(getattr(cfg, f.name))]
     assert set(groups) == {
         "model", "mesh", "rollout", "sandbox", "data", "algorithm",
-        "optimizer", "sft_optimizer", "train", "eval", "checkpoint", "logging",
+        "optimizer", "sft_optimizer", "train", "eval", "ood_eval", "checkpoint", "logging",
     }
     with pytest.raises(dataclasses.FrozenInstanceError):
         cfg.model.remat = True  # type: ignore[misc]
@@ -116,6 +116,18 @@ def test_off_policy_rollouts_without_a_correction_are_refused():
         C.check_config(stale)
     for fix in ("algorithm.loss.tis_cap=2.0", "algorithm.old_logprobs=sampler"):
         C.check_config(config_io.apply_overrides(stale, [fix]))
+
+
+@pytest.mark.parametrize("overrides, message", [
+    (["ood_eval.categories=simple_python,web_search_base"], r"\['web_search_base'\]; the BFCL categories that run offline"),
+    (["ood_eval.categories="], r"ood_eval.categories=\[\]: empty"),
+    (["ood_eval.concurrency=0"], r"concurrency=0"),
+    (["ood_eval.entries_per_category=-1"], r"entries_per_category=-1"),
+])
+def test_ood_eval_settings_are_checked_before_the_run(overrides, message):
+    with pytest.raises(C.ConfigError, match=message):
+        C.check_config(config_io.apply_overrides(C.ExperimentConfig(), overrides))
+    assert C.check_config(config_io.apply_overrides(C.ExperimentConfig(), ["ood_eval.categories=irrelevance"]))
 
 
 def test_run_py_refuses_an_inconsistent_config_before_writing_anything(tmp_path):

@@ -1,7 +1,7 @@
 """`experiments/run.py` end to end on the real stack (sandbox, JAX sampler, learner, Orbax) with
 small budgets: data -> sft -> rl -> sft_baseline -> eval, killed during SFT and again during RL,
 each time rerun with the same command, which must resume from the stage's last checkpoint and
-finish. It runs on the runtime
+finish; then the ood_eval stage scores its policies on a few BFCL entries. It runs on the runtime
 requirements alone (tests/runtime_site.py), as after a plain `./setup.sh`."""
 import json
 import os
@@ -120,6 +120,21 @@ def test_sft_rl_eval_killed_and_resumed(tmp_path):
         assert f"{stage}: finished earlier" in again.stdout
     assert again.stdout.count("(evaluated earlier; reused)") == 8
     assert (run_dir / "eval" / "summary.md").read_text() == table
+
+    # BFCL on every policy of the finished run (2 entries of 2 categories), then rerun: reused.
+    ood = ["--set", "train.stages=ood_eval", "--set", "ood_eval.categories=simple_python,irrelevance",
+           "--set", "ood_eval.entries_per_category=2", "--set", "ood_eval.concurrency=4"]
+    scored = subprocess.run(command(run_dir) + ood, cwd=REPO, env=env, capture_output=True, text=True, timeout=900)
+    assert scored.returncode == 0, (scored.stdout + scored.stderr)[-4000:]
+    for policy in ("initial", "sft", "rl", "sft_baseline"):
+        result = json.loads((run_dir / "ood_eval" / f"{policy}.json").read_text())
+        assert {c: s["total"] for c, s in result["scores"].items()} == {"simple_python": 2, "irrelevance": 2}
+        assert all(0.0 <= s["accuracy"] <= 1.0 for s in result["scores"].values()) and result["wall_s"] > 0
+    summary = (run_dir / "eval" / "summary.md").read_text()
+    assert summary.startswith(table.rstrip("\n")) and "BFCL" in summary and summary.count("| after RL |") == 2
+    again = subprocess.run(command(run_dir) + ood, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0 and again.stdout.count("scored earlier; reused") == 4, again.stdout[-3000:]
+    assert (run_dir / "eval" / "summary.md").read_text() == summary
 
     # The loss-by-role diagnostic on the same run: one table per kept SFT checkpoint.
     diag = [sys.executable, "-S", str(REPO / "experiments" / "research" / "loss_by_role.py"), str(run_dir), "--num-tasks", "2"]

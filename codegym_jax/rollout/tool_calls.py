@@ -82,3 +82,43 @@ def parse_tool_call(text: str, fmt: str, tool_names: Iterable[str]) -> ParsedCal
     if name not in tool_names:
         return _fail(f"unknown tool {name!r}; available tools: {', '.join(tool_names)}.")
     return ParsedCall({"name": name, "parameters": arguments}, None)
+
+
+def split_native_calls(text: str) -> tuple[str, list[dict]]:
+    """(the text outside the calls, the calls) of a reply in the native format that may hold any
+    number of `<tool_call>` blocks (an OpenAI-style reply's parallel calls). Each call is
+    {"name": str, "arguments": dict}; a block that is not such a call is left in the text, so
+    nothing the model wrote is lost. Never raises on model output."""
+    begin, end, key = _MARKERS["native"]
+    calls: list[dict] = []
+    kept: list[str] = []
+    rest = text
+    while begin in rest:
+        before, after = rest.split(begin, 1)
+        if end not in after:
+            break
+        body, rest = after.split(end, 1)
+        call = _native_call(body.strip(), key)
+        if call is None:
+            kept.append(before + begin + body + end)
+        else:
+            kept.append(before)
+            calls.append(call)
+    kept.append(rest)
+    return "".join(kept).strip(), calls
+
+
+def _native_call(body: str, key: str) -> dict | None:
+    try:
+        payload: Any = json.loads(body)
+    except (json.JSONDecodeError, RecursionError):
+        return None
+    if not isinstance(payload, dict) or not isinstance(payload.get("name"), str):
+        return None
+    arguments = payload.get(key, {})
+    if isinstance(arguments, str):
+        try:
+            arguments = json.loads(arguments)
+        except (json.JSONDecodeError, RecursionError):
+            return None
+    return {"name": payload["name"], "arguments": arguments} if isinstance(arguments, dict) else None

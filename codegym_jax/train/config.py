@@ -12,8 +12,10 @@ import dataclasses
 import pathlib
 from typing import Literal
 
+from codegym_jax.bfcl_harness import OFFLINE_CATEGORIES
 from codegym_jax.envs.build_tasks import HELDOUT_ENVS
 from codegym_jax.models.config import DecoderConfig
+from codegym_jax.ood_eval import OodEvalConfig
 from codegym_jax.rl.learner import OptimizerConfig
 from codegym_jax.rl.losses import LossConfig
 from codegym_jax.run_paths import RunPaths
@@ -143,8 +145,9 @@ class TrainConfig:
 
     # In order. "sft_baseline" continues SFT from the SFT stage for the RL stage's wall time
     # (the oracle-SFT comparison the RL stage has to beat); "eval" evaluates every policy the
-    # run has (initial, sft, rl, sft_baseline) on the eval splits.
-    stages: tuple[Literal["data", "sft", "rl", "sft_baseline", "eval"], ...] = ("data",)
+    # run has (initial, sft, rl, sft_baseline) on the eval splits; "ood_eval" scores them on
+    # BFCL (`OodEvalConfig`).
+    stages: tuple[Literal["data", "sft", "rl", "sft_baseline", "eval", "ood_eval"], ...] = ("data",)
     seed: int = 0
     rl_steps: int = 100
     # Tasks per RL step (each rolled out rollout.group_size times).
@@ -216,6 +219,7 @@ class ExperimentConfig:
     sft_optimizer: OptimizerConfig = OptimizerConfig(learning_rate=1e-5, warmup_steps=10)
     train: TrainConfig = TrainConfig()
     eval: EvalConfig = EvalConfig()
+    ood_eval: OodEvalConfig = OodEvalConfig()
     checkpoint: CheckpointConfig = CheckpointConfig()
     logging: LoggingConfig = LoggingConfig()
 
@@ -237,6 +241,14 @@ def check_config(config: ExperimentConfig) -> ExperimentConfig:
     if bad:
         raise ConfigError(f"eval.pass_k={list(ev.pass_k)} holds {bad}, outside 1..eval.samples_per_task="
                           f"{ev.samples_per_task}: pass@k needs k samples of each task")
+    ood = config.ood_eval
+    unknown = [c for c in ood.categories if c not in OFFLINE_CATEGORIES]
+    if unknown or not ood.categories:
+        raise ConfigError(f"ood_eval.categories={list(ood.categories)}: {unknown or 'empty'}; the BFCL categories "
+                          f"that run offline are {list(OFFLINE_CATEGORIES)}")
+    if ood.concurrency < 1 or ood.entries_per_category < 0 or ood.max_new_tokens < 1:
+        raise ConfigError(f"ood_eval: concurrency={ood.concurrency} and max_new_tokens={ood.max_new_tokens} must be "
+                          f">= 1, entries_per_category={ood.entries_per_category} >= 0")
     a = config.algorithm
     if config.train.one_step_off_policy and a.old_logprobs == "recompute" and not a.loss.tis_cap:
         raise ConfigError("train.one_step_off_policy=true samples each step's episodes with params one update "

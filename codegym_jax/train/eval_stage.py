@@ -2,7 +2,7 @@
 
 Results go to `RunPaths.eval_result(policy, split)` (a rerun reuses them), one row per episode
 to `RunPaths.eval_episodes(policy, split)`, sampled episodes to `samples/`, and the summary
-table to stdout and `RunPaths.eval_summary`.
+table (with the ood_eval stage's BFCL scores below it) to stdout and `RunPaths.eval_summary`.
 """
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import sys
 
 from tqdm import tqdm
 
+from codegym_jax.bfcl_harness import score_table
 from codegym_jax.evaluation import episode_records, eval_subset, evaluate
 from codegym_jax.run_paths import RunPaths
 from codegym_jax.samples import write_samples
@@ -79,11 +80,26 @@ def run_eval(config: ExperimentConfig, paths: RunPaths) -> dict:
         sets = {s: eval_subset(components.read_split(paths, s), ev.num_tasks, config.train.seed)
                 for s in ev.splits}
         results.update(evaluate_policies(config, paths, todo, sets))
-    table = summary_table(results, ev.splits, ev.pass_k)
-    paths.eval_dir.mkdir(parents=True, exist_ok=True)
-    paths.eval_summary.write_text(table + "\n")
-    print(table)
+    print(write_summary(config, paths))
     return {f"{p}/{s}": v["success"] for (p, s), v in results.items()}
+
+
+def write_summary(config: ExperimentConfig, paths: RunPaths) -> str:
+    """`RunPaths.eval_summary` from every result on disk: the in-domain table, and below it each
+    policy's BFCL scores when the ood_eval stage has run. Returns the text."""
+    ev = config.eval
+    results = {(p, s): json.loads(paths.eval_result(p, s).read_text())
+               for p in POLICIES for s in ev.splits if paths.eval_result(p, s).exists()}
+    parts = [summary_table(results, ev.splits, ev.pass_k)] if results else []
+    ood = {POLICY_LABELS[p]: json.loads(paths.ood_eval_result(p).read_text())["scores"]
+           for p in POLICIES if paths.ood_eval_result(p).exists()}
+    if ood:
+        parts.append("Out of domain, BFCL (bfcl-eval's harness and checkers), accuracy per category:\n\n"
+                     + score_table(ood))
+    text = "\n\n".join(parts)
+    paths.eval_dir.mkdir(parents=True, exist_ok=True)
+    paths.eval_summary.write_text(text + "\n")
+    return text
 
 
 def evaluate_policies(config: ExperimentConfig, paths: RunPaths, todo: list[tuple[str, str]],

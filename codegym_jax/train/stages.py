@@ -6,6 +6,7 @@ from codegym_jax.run_paths import RunPaths
 from codegym_jax.train.config import ExperimentConfig
 from codegym_jax.train.data_stage import run_data_stage
 from codegym_jax.train.eval_stage import run_eval
+from codegym_jax.train.ood_eval_stage import run_ood_eval
 from codegym_jax.train.rl_stage import run_rl
 from codegym_jax.train.sft_stage import run_sft
 
@@ -19,6 +20,8 @@ def run_stage(stage: str, config: ExperimentConfig, paths: RunPaths) -> None:
         run_rl(config, paths)
     elif stage == "eval":
         run_eval(config, paths)
+    elif stage == "ood_eval":
+        run_ood_eval(config, paths)
     else:
         raise ValueError(f"unknown stage {stage!r}")
 
