@@ -17,16 +17,7 @@ if [ -x "$venv/bin/python" ] && "$venv/bin/python" -c 'import sgl_jax.launch_ser
   exit 0
 fi
 
-find_py312() {
-  local c
-  for c in "${PYTHON312:-}" python3.12 "$HOME"/.pyenv/versions/3.12*/bin/python3.12 /usr/bin/python3.12 /usr/local/bin/python3.12; do
-    [ -n "$c" ] || continue
-    if "$c" -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 12) else 1)' >/dev/null 2>&1; then
-      command -v "$c" 2>/dev/null || echo "$c"; return 0
-    fi
-  done
-  return 1
-}
+. .ci/find_python312.sh  # the scripts cd to the repository root first
 
 if ! py=$(find_py312); then
   echo "sglang_jax_venv: no Python 3.12 found (sglang-jax needs it); set PYTHON312=/path/to/python3.12" >&2

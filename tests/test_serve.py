@@ -206,8 +206,7 @@ def test_non_loopback_bind_needs_the_key(tool_model):
     folder, params = tool_model
     with open_served_model(folder, slots=2, params=params, name="weather") as model:
         with pytest.raises(ValueError, match="needs an API key"):
-            with running_server(model, host="0.0.0.0"):
-                pass
+            running_server(model, host="0.0.0.0").__enter__()  # refused before it serves
         with running_server(model, host="0.0.0.0", api_key="s3cret") as url:
             with pytest.raises(openai.AuthenticationError) as caught:
                 _client(url, key="wrong").models.list()
@@ -240,7 +239,7 @@ def test_command_line_serves_a_folder():
                 if requests.get(f"http://127.0.0.1:{port}/health", timeout=5).status_code == 200:
                     break
             except requests.ConnectionError:
-                pass
+                pass  # not listening yet: poll again
             assert proc.poll() is None and time.monotonic() < deadline, "the server did not come up"
             time.sleep(0.5)
         reply = _client(f"http://127.0.0.1:{port}").completions.create(model="tiny_base", prompt="Paris", max_tokens=3)
