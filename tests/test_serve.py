@@ -28,7 +28,8 @@ from codegym_jax.rollout import tokenizer as tokenizer_lib
 from codegym_jax.rollout.chat_format import render
 from codegym_jax.serve.app import assistant_message
 from codegym_jax.serve.generation import ServedModel
-from codegym_jax.serve.server import free_port, open_served_model, running_server
+from codegym_jax.rollout.sglang_launcher import free_port
+from codegym_jax.serve.server import open_served_model, running_server
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 BASE = ROOT / "experiments" / "tiny_base"

@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import os
 import pathlib
-import socket
 import threading
 import time
 from typing import Any, Iterator
@@ -19,6 +18,7 @@ import uvicorn
 from codegym_jax.models.hf_io import load_hf_model
 from codegym_jax.rollout import tokenizer as tokenizer_lib
 from codegym_jax.rollout.jax_sampler import JaxSampler
+from codegym_jax.rollout.sglang_launcher import free_port
 from codegym_jax.serve.app import make_app
 from codegym_jax.serve.generation import ServedModel, end_token_ids
 from sandbox.server import is_loopback
@@ -57,12 +57,6 @@ def open_served_model(model_dir: str | pathlib.Path, *, slots: int = 16, max_mod
                           stop_ids=end_token_ids(tokenizer, folder), seed=seed)
 
 
-def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket() as s:
-        s.bind((host, 0))
-        return s.getsockname()[1]
-
-
 def _uvicorn_server(model: ServedModel, host: str, port: int, api_key: str | None, log_level: str) -> uvicorn.Server:
     check_bind(host, api_key)
     config = uvicorn.Config(make_app(model, api_key), host=host, port=port, log_level=log_level,
@@ -74,7 +68,7 @@ def _uvicorn_server(model: ServedModel, host: str, port: int, api_key: str | Non
 def running_server(model: ServedModel, host: str = "127.0.0.1", port: int = 0, api_key: str | None = None,
                    log_level: str = "warning", start_timeout_s: float = 60.0) -> Iterator[str]:
     """Serves `model` on a background thread; yields its base URL (http://host:port)."""
-    port = port or free_port(host)
+    port = port or free_port()
     server = _uvicorn_server(model, host, port, api_key, log_level)
     thread = threading.Thread(target=server.run, name="openai-server", daemon=True)
     thread.start()

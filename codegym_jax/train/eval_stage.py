@@ -55,10 +55,15 @@ def evaluate_tasks(config: ExperimentConfig, engine, pool, tokenizer, tasks, pro
                     config.rollout.sampler_slots, progress=progress)
 
 
+def policies_present(paths: RunPaths) -> list[str]:
+    """"initial" and every training stage that has finished in this run directory."""
+    return ["initial"] + [p for p in TRAINING_STAGES if stage_results.stage_done(paths, p) is not None]
+
+
 def earlier_results(config: ExperimentConfig, paths: RunPaths) -> tuple[dict, list[tuple[str, str]]]:
     """(results already on disk by (policy, split), the (policy, split) pairs still to evaluate)
     for every policy the run has."""
-    present = ["initial"] + [p for p in TRAINING_STAGES if stage_results.stage_done(paths, p) is not None]
+    present = policies_present(paths)
     results: dict[tuple[str, str], dict] = {}
     todo = []
     for policy in present:

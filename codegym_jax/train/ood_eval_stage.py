@@ -17,7 +17,7 @@ from codegym_jax.rollout import tokenizer as tokenizer_lib
 from codegym_jax.run_paths import RunPaths
 from codegym_jax.train import components, stage_results
 from codegym_jax.train.config import ExperimentConfig
-from codegym_jax.train.eval_stage import POLICIES, POLICY_LABELS, write_summary
+from codegym_jax.train.eval_stage import POLICY_LABELS, policies_present, write_summary
 from codegym_jax.train.stage_results import write_json
 
 
@@ -44,9 +44,8 @@ def policy_folder(config: ExperimentConfig, paths: RunPaths, policy: str) -> pat
 
 
 def run_ood_eval(config: ExperimentConfig, paths: RunPaths) -> dict:
-    present = ["initial"] + [p for p in POLICIES[1:] if stage_results.stage_done(paths, p) is not None]
     scores = {}
-    for policy in present:
+    for policy in policies_present(paths):
         result_file = paths.ood_eval_result(policy)
         if result_file.exists():
             scores[policy] = json.loads(result_file.read_text())["scores"]
