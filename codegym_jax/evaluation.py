@@ -26,7 +26,8 @@ def episode_tasks(tasks: Sequence[TaskInstance]) -> list[EpisodeTask]:
     for t in tasks:
         if t.env_file not in sources:
             sources[t.env_file] = t.read_source()
-        out.append(EpisodeTask(sources[t.env_file], t.env_str, t.task_description or ""))
+        out.append(EpisodeTask(sources[t.env_file], t.env_str, t.task_description or "",
+                               tuple(t.prompt) if t.prompt is not None else None))
     return out
 
 
@@ -67,7 +68,7 @@ def summarize(tasks: Sequence[TaskInstance], trajectories: Sequence[Trajectory],
     for reason in TERMINATIONS:
         out[f"termination_{reason}"] = float(np.mean([t.termination == reason for t in trajectories])) \
             if trajectories else 0.0
-    for key, name in (("difficulty", "by_difficulty"), ("env_name", "by_env")):
+    for key, name in (("difficulty", "by_difficulty"), ("env_key", "by_env")):
         groups: dict[str, list[float]] = collections.defaultdict(list)
         for i, task in enumerate(tasks):
             groups[str(getattr(task, key))].extend(rewards_NxG[i].tolist())
@@ -96,7 +97,7 @@ def episode_records(tasks: Sequence[TaskInstance], trajectories: Sequence[Trajec
         actions = [str(m.get("content") or "") for m in t.messages if m["role"] == "assistant"]
         rows.append({
             "task": i // samples_per_task, "sample": i % samples_per_task, "env_name": task.env_name,
-            "env_str": task.env_str, "difficulty": task.difficulty, "reward": float(t.reward),
+            "code_id": task.code_id, "env_str": task.env_str, "difficulty": task.difficulty, "reward": float(t.reward),
             "termination": t.termination, "tool_calls": t.num_tool_calls, "oracle_steps": task.oracle_steps,
             "tokens": len(t.tokens), "sampled_tokens": int(t.num_sampled),
             "last_action": actions[-1] if actions else None, "last_observation": _last_content(t, "tool"),
@@ -124,7 +125,7 @@ def eval_subset(tasks: Sequence[TaskInstance], num_tasks: int, seed: int) -> lis
     rng = np.random.default_rng(seed)
     by_env: dict[str, list[TaskInstance]] = collections.defaultdict(list)
     for t in tasks:
-        by_env[t.env_name].append(t)
+        by_env[t.env_key].append(t)
     queues = [list(rng.permutation(len(v))) for v in by_env.values()]
     lists = list(by_env.values())
     out: list[TaskInstance] = []

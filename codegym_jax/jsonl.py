@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import os
-from typing import TextIO
+from typing import Iterator, TextIO
 
 
-def numbered_records(path: str | os.PathLike, torn_tail_ok: bool = False,
-                     missing_ok: bool = False) -> list[tuple[int, dict]]:
-    """(line number, record) for every non-blank line of `path`, in order.
+def iter_numbered_records(path: str | os.PathLike, torn_tail_ok: bool = False,
+                          missing_ok: bool = False) -> Iterator[tuple[int, dict]]:
+    """(line number, record) for every non-blank line of `path`, in order, read a line at a time
+    (record files of a released dataset are larger than memory should hold).
 
     Each line must hold a JSON object; anything else is an error naming `path:line`. With
     torn_tail_ok, a last line that has no newline and is not JSON (a writer killed mid-line) is
@@ -17,24 +18,26 @@ def numbered_records(path: str | os.PathLike, torn_tail_ok: bool = False,
     that does not exist has no records (a stage that has not written yet); else it is an error.
     """
     if missing_ok and not os.path.exists(path):
-        return []
+        return
     with open(path, encoding="utf-8") as f:
-        text = f.read()
-    lines = text.split("\n")
-    out = []
-    for number, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as exc:
-            if torn_tail_ok and number == len(lines):
-                break
-            raise ValueError(f"{path}:{number}: not JSON ({exc}): {line[:80]!r}") from None
-        if not isinstance(record, dict):
-            raise ValueError(f"{path}:{number}: a JSON {type(record).__name__}, not an object: {line[:80]!r}")
-        out.append((number, record))
-    return out
+        for number, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as exc:
+                if torn_tail_ok and not line.endswith("\n"):
+                    return
+                raise ValueError(f"{path}:{number}: not JSON ({exc}): {line[:80]!r}") from None
+            if not isinstance(record, dict):
+                raise ValueError(f"{path}:{number}: a JSON {type(record).__name__}, not an object: {line[:80]!r}")
+            yield number, record
+
+
+def numbered_records(path: str | os.PathLike, torn_tail_ok: bool = False,
+                     missing_ok: bool = False) -> list[tuple[int, dict]]:
+    """All of `iter_numbered_records(path, ...)` as a list."""
+    return list(iter_numbered_records(path, torn_tail_ok, missing_ok))
 
 
 def read_jsonl(path: str | os.PathLike, torn_tail_ok: bool = False, missing_ok: bool = False) -> list[dict]:

@@ -3,6 +3,7 @@ rather than spelling the layout out.
 
     <run dir>/config.json                       the resolved config (loadable with --config)
     <run dir>/tasks/{split}.jsonl               task instances (or data.task_dir's)
+    <run dir>/tasks/data_stage.json             the task files the data stage wrote, and how
     <run dir>/checkpoints/{stage}/              Orbax checkpoints of a training stage
     <run dir>/checkpoints/{stage}/done.json     written when the stage finished
     <run dir>/metrics.jsonl, tensorboard/       one row per logged step
@@ -42,6 +43,10 @@ class RunPaths:
 
     def task_file(self, split: str) -> pathlib.Path:
         return self.tasks_dir / f"{split}.jsonl"
+
+    @property
+    def data_manifest(self) -> pathlib.Path:
+        return self.tasks_dir / "data_stage.json"
 
     def checkpoint_dir(self, stage: str) -> pathlib.Path:
         return self.root / "checkpoints" / stage

@@ -61,6 +61,7 @@ class _Slot:
         self.progress = None  # shared int: index of the op the worker is running
         self.info = {}
         self.sessions = set()
+        self.one_shots = 0  # one-shot calls waiting for or running on this worker
         self.restarts = 0
 
 
@@ -334,10 +335,16 @@ class SandboxPool:
     # ------------------------------------------------------------------ one-shot calls
     def _one_shot(self, op: tuple, deadline_s: float):
         self._check_open()
+        # Callers on several threads (the data stage's oracle checks) spread over the workers.
         with self._lock:
-            slot = min(self._slots, key=lambda s: (len(s.sessions), s.index))
-        with slot.lock:
-            reply = self._exchange(slot, [op], deadline_s)[0]
+            slot = min(self._slots, key=lambda s: (s.one_shots, len(s.sessions), s.index))
+            slot.one_shots += 1
+        try:
+            with slot.lock:
+                reply = self._exchange(slot, [op], deadline_s)[0]
+        finally:
+            with self._lock:
+                slot.one_shots -= 1
         if reply[0] != "ok":
             raise SandboxError(reply[1], reply[2])
         return reply[1]

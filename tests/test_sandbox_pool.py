@@ -11,7 +11,7 @@ from sandbox.results import SandboxError
 from sandbox_envs import COUNTER_ENV, counter_env_str, replay_counter
 
 DATA = os.path.join(os.path.dirname(__file__), "data")
-UPSTREAM_ENV = os.path.join(DATA, "upstream_envs", "Toy_00001_I__RunningMaxEnv.py")
+UPSTREAM_ENV = os.path.join(os.path.dirname(DATA), "..", "experiments", "released_example", "Toy_00001_I__RunningMaxEnv.py")
 
 
 @pytest.fixture(scope="module")

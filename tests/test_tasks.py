@@ -3,8 +3,8 @@ import os
 
 import pytest
 
-from codegym_jax.envs.tasks import (TaskInstance, parse_upstream_ability, read_tasks,
-                                    read_upstream_records, write_tasks)
+from codegym_jax.envs.released import read_upstream_records
+from codegym_jax.envs.tasks import TaskInstance, parse_upstream_ability, read_tasks, write_tasks
 
 DATA = os.path.join(os.path.dirname(__file__), "data")
 
@@ -42,7 +42,7 @@ def test_upstream_ability():
 
 def test_reads_upstream_training_records():
     tasks = read_upstream_records(os.path.join(DATA, "upstream_training_records.jsonl"),
-                                  os.path.join(DATA, "upstream_envs"))
+                                  os.path.join(os.path.dirname(DATA), "..", "experiments", "released_example"))
     assert [(t.env_name, t.env_str, t.code_id, t.oracle_steps) for t in tasks] == [
         ("RunningMaxEnv", 'RunningMaxEnv@{"values": [3, 9, 2]}', "Toy_00001_I", 7),
         ("RunningMaxEnv", 'RunningMaxEnv@{"values": [5, 1, 8, 8, 0]}', "Toy_00001_I", 11)]

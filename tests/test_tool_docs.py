@@ -7,7 +7,7 @@ import pytest
 from codegym_jax.envs.tool_docs import extract_env_spec, render_tool_docs, tool_json_schemas
 
 DATA = os.path.join(os.path.dirname(__file__), "data")
-UPSTREAM_ENV = os.path.join(DATA, "upstream_envs", "Toy_00001_I__RunningMaxEnv.py")
+UPSTREAM_ENV = os.path.join(os.path.dirname(DATA), "..", "experiments", "released_example", "Toy_00001_I__RunningMaxEnv.py")
 
 
 def _source():

@@ -11,13 +11,15 @@ filter (10 <= steps <= 256 by default), and records that step count.
 from __future__ import annotations
 
 import argparse
+import ast
+import collections
 import concurrent.futures
 import dataclasses
 import pathlib
 import sys
 
 from codegym_jax.envs.library import library_env_files
-from codegym_jax.envs.tasks import DIFFICULTIES, TaskInstance, write_tasks
+from codegym_jax.envs.tasks import BUILTIN_CODE_ID_PREFIX, DIFFICULTIES, TaskInstance, write_tasks
 from codegym_jax.envs.tool_docs import extract_env_spec
 from sandbox.pool import SandboxPool
 from sandbox.results import SandboxError
@@ -48,7 +50,7 @@ class BuildOptions:
     max_tries_factor: int = 4
 
 
-def _instances(pool, name, path, source, description, difficulty, split, wanted, taken, opts, log):
+def _instances(pool, name, path, source, description, difficulty, split, wanted, taken, opts, log, counts):
     """Up to `wanted` filtered instances of one env and difficulty, seeds in increasing order.
 
     Env strings in `taken` (instances already in another split, or repeats of this one) are
@@ -63,18 +65,22 @@ def _instances(pool, name, path, source, description, difficulty, split, wanted,
             env_str = pool.call_function(source, "generate", seed, difficulty)
         except SandboxError as exc:
             log(f"{name}: generate({seed}, {difficulty!r}) failed: {exc}")
+            counts["generate_failed"] += 1
             return out
         if env_str in taken:
             continue
+        counts["generated"] += 1
         result = pool.run_oracle(source, env_str)
         if result.error or result.reward != 1:
             log(f"{name}: oracle failed on seed {seed} ({difficulty}): {result.error or result.reward}")
+            counts["oracle_failed"] += 1
             continue
         if not opts.min_oracle_steps <= result.steps <= opts.max_oracle_steps:
+            counts["filtered"] += 1
             continue
         taken.add(env_str)
         out.append(TaskInstance(
-            env_name=name, env_str=env_str, env_file=str(path), code_id=f"builtin__{path.stem}",
+            env_name=name, env_str=env_str, env_file=str(path), code_id=f"{BUILTIN_CODE_ID_PREFIX}{path.stem}",
             difficulty=difficulty, oracle_steps=result.steps, split=split,
             task_description=description,
         ))
@@ -83,13 +89,27 @@ def _instances(pool, name, path, source, description, difficulty, split, wanted,
     return out
 
 
+def defines_generate(source: str, path: str = "<source>") -> bool:
+    """Whether an env file has a module-level `generate()` (read statically)."""
+    tree = ast.parse(source, filename=path)
+    return any(isinstance(node, ast.FunctionDef) and node.name == "generate" for node in tree.body)
+
+
 def build_tasks(pool, env_files: dict[str, pathlib.Path], opts: BuildOptions, parallel_jobs: int,
-                log=lambda msg: print(msg, file=sys.stderr)) -> dict[str, list[TaskInstance]]:
+                log=lambda msg: print(msg, file=sys.stderr), stats: dict | None = None) -> dict[str, list[TaskInstance]]:
     """{split: tasks} for train / val_seen / val from `env_files` ({class name: file}).
     `pool`: a SandboxPool or an EnvClient of env servers; `parallel_jobs` (env, difficulty)
-    jobs run at once (the sandbox workers they can keep busy)."""
+    jobs run at once (the sandbox workers they can keep busy). `stats`, when given, gets the
+    counts of instances generated, failed by their oracle and filtered, and failed generate()s."""
     if parallel_jobs < 1:
         raise ValueError(f"parallel_jobs must be >= 1, got {parallel_jobs}")
+    without = [str(path) for path in env_files.values()
+               if not defines_generate(path.read_text(encoding="utf-8"), str(path))]
+    if without:
+        raise ValueError(f"env files {without[:5]}{' …' if len(without) > 5 else ''} ({len(without)} of "
+                         f"{len(env_files)}) define no generate(), so no instances can be made from them: "
+                         f"released CodeGym env files take their instances from the records (give them as "
+                         f"data.released.records)")
     unknown = sorted(set(opts.heldout) - set(env_files))
     if unknown:
         raise ValueError(f"held-out envs {unknown} are not among the env files {sorted(env_files)}")
@@ -106,13 +126,17 @@ def build_tasks(pool, env_files: dict[str, pathlib.Path], opts: BuildOptions, pa
     def run_job(job):
         name, path, source, description, difficulty, splits = job
         taken: set[str] = set()
+        counts = collections.Counter()  # one per job: threads never share a counter
         return [(split, _instances(pool, name, path, source, description, difficulty, split, wanted,
-                                   taken, opts, log)) for split, wanted in splits]
+                                   taken, opts, log, counts)) for split, wanted in splits], counts
 
     with concurrent.futures.ThreadPoolExecutor(parallel_jobs) as ex:
         results = list(ex.map(run_job, jobs))
+    counts = sum((job_counts for _, job_counts in results), collections.Counter())
+    if stats is not None:
+        stats.update({k: counts[k] for k in ("generated", "oracle_failed", "filtered", "generate_failed")})
     out: dict[str, list[TaskInstance]] = {"train": [], "val_seen": [], "val": []}
-    for per_split in results:
+    for per_split, _ in results:
         for split, tasks in per_split:
             out[split].extend(tasks)
     return out

@@ -15,6 +15,8 @@ from codegym_jax.jsonl import numbered_records
 
 UPSTREAM_ABILITY_PREFIX = "codegym_v1@"
 DIFFICULTIES = ("easy", "medium", "hard")
+# code_id of the instances generated from an env file (build_tasks): "builtin__{file stem}".
+BUILTIN_CODE_ID_PREFIX = "builtin__"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -27,6 +29,8 @@ class TaskInstance:
     oracle_steps: int | None = None  # tool calls of the oracle solve() (upstream solve_fc_round)
     split: str = "train"
     task_description: str | None = None
+    # The episode's opening chat messages (a released record's own prompt); None: the project's.
+    prompt: list[dict] | None = None
 
     def __post_init__(self):
         name, _ = parse_env_str(self.env_str)
@@ -36,6 +40,18 @@ class TaskInstance:
             raise ValueError(f"difficulty must be one of {DIFFICULTIES} or None, got {self.difficulty!r}")
         if self.oracle_steps is not None and (not isinstance(self.oracle_steps, int) or self.oracle_steps < 0):
             raise ValueError(f"oracle_steps must be a non-negative int, got {self.oracle_steps!r}")
+        if self.prompt is not None and (not isinstance(self.prompt, list) or not all(
+                isinstance(m, dict) and isinstance(m.get("role"), str) and isinstance(m.get("content"), str)
+                for m in self.prompt)):
+            raise ValueError(f"prompt must be a list of {{'role': str, 'content': str}} messages, got "
+                             f"{str(self.prompt)[:120]!r}")
+
+    @property
+    def env_key(self) -> str:
+        """The environment's identity: `{code_id}__{EnvName}` for an env file named so (released
+        data, where class names repeat across code_ids), else its class name."""
+        released = f"{self.code_id}__{self.env_name}"
+        return released if os.path.basename(self.env_file) == f"{released}.py" else self.env_name
 
     def read_source(self) -> str:
         with open(self.env_file, encoding="utf-8") as f:
@@ -49,6 +65,10 @@ def read_tasks(path: str) -> list[TaskInstance]:
     tasks = []
     for number, record in numbered_records(path):
         unknown = set(record) - _FIELDS
+        if str(record.get("ability", "")).startswith(UPSTREAM_ABILITY_PREFIX):
+            raise ValueError(f"{path}:{number} is a released CodeGym record, not a task instance: give record "
+                             f"files as data.released.records (with their env folder as data.env_dir), not as "
+                             f"data.task_dir")
         if unknown:
             raise ValueError(f"{path}:{number}: unknown task fields {sorted(unknown)}")
         try:
@@ -81,29 +101,10 @@ def parse_upstream_ability(ability: str) -> tuple[str, str]:
     return code_id, env_str
 
 
-def _question(record: dict) -> str | None:
+def record_question(record: dict) -> str | None:
+    """The task text after "Question:" in a released record's user message, if any."""
     for message in record.get("prompt") or []:
         content = message.get("content") or ""
         if message.get("role") == "user" and "Question:" in content:
             return content.split("Question:", 1)[1].strip() or None
     return None
-
-
-def read_upstream_records(path: str, env_dir: str, split: str = "train") -> list[TaskInstance]:
-    """Task instances from an upstream CodeGym training JSONL; env files from `env_dir`."""
-    tasks = []
-    for number, record in numbered_records(path):
-        try:
-            code_id, env_str = parse_upstream_ability(record["ability"])
-        except (ValueError, KeyError) as exc:
-            raise ValueError(f"{path}:{number}: {exc!r}") from None
-        env_name, _ = parse_env_str(env_str)
-        env_file = os.path.join(env_dir, f"{code_id}__{env_name}.py")
-        if not os.path.isfile(env_file):
-            raise ValueError(f"{path}:{number}: env file {env_file} does not exist")
-        rounds = (record.get("extra_info") or {}).get("solve_fc_round")
-        tasks.append(TaskInstance(
-            env_name=env_name, env_str=env_str, env_file=env_file, code_id=code_id,
-            difficulty=None, oracle_steps=int(rounds) if rounds is not None else None,
-            split=split, task_description=_question(record)))
-    return tasks

@@ -24,7 +24,7 @@ import statistics
 import sys
 
 from codegym_jax.envs.library import LIBRARY_DIR
-from codegym_jax.envs.tasks import read_upstream_records
+from codegym_jax.envs.released import read_upstream_records
 from codegym_jax.envs.tool_docs import extract_env_spec
 from sandbox.limits import SandboxLimits
 from sandbox.pool import SandboxPool

@@ -53,6 +53,19 @@ class EpisodeTask:
     env_source: str
     env_str: str
     task_description: str
+    # A released record's own opening messages (codegym format), used instead of the project's.
+    prompt: tuple[dict, ...] | None = None
+
+
+def opening_messages(spec, task: EpisodeTask, cfg: EpisodeConfig) -> tuple[list[dict], list[dict] | None]:
+    """(messages, tools) that open the episode: the task's own prompt when it has one (the
+    record's messages, exactly, for the chat template to render), else the project's prompt."""
+    if task.prompt is None:
+        return initial_messages(spec, task.task_description, cfg.chat_format, cfg.tool_docs)
+    if cfg.chat_format != "codegym":
+        raise ValueError(f"a task with its own prompt needs chat_format='codegym' (the format released "
+                         f"records' prompts ask for), got {cfg.chat_format!r}")
+    return [dict(m) for m in task.prompt], None
 
 
 def truncate_observation(text: str, max_chars: int) -> str:
@@ -65,7 +78,7 @@ class _Episode:
     def __init__(self, tokenizer, task: EpisodeTask, cfg: EpisodeConfig):
         spec = extract_env_spec(task.env_source)
         self.tool_names = [t.name for t in spec.tools]
-        messages, tools = initial_messages(spec, task.task_description, cfg.chat_format, cfg.tool_docs)
+        messages, tools = opening_messages(spec, task, cfg)
         self.buffer = TokenBuffer(tokenizer, messages, tools)
         self.reward = 0.0
         self.num_tool_calls = 0

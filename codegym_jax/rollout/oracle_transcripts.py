@@ -9,8 +9,8 @@ from __future__ import annotations
 import numpy as np
 
 from codegym_jax.envs.tool_docs import extract_env_spec
-from codegym_jax.rollout.agent_loop import EpisodeConfig, EpisodeTask, truncate_observation
-from codegym_jax.rollout.chat_format import TokenBuffer, initial_messages
+from codegym_jax.rollout.agent_loop import EpisodeConfig, EpisodeTask, opening_messages, truncate_observation
+from codegym_jax.rollout.chat_format import TokenBuffer
 from codegym_jax.rollout.tool_calls import format_call
 from codegym_jax.rollout.trajectory import Trajectory
 
@@ -23,7 +23,7 @@ def oracle_trajectory(tokenizer, task: EpisodeTask, actions: list[dict], observa
     if len(actions) > cfg.max_tool_calls:
         return None
     spec = extract_env_spec(task.env_source)
-    messages, tools = initial_messages(spec, task.task_description, cfg.chat_format, cfg.tool_docs)
+    messages, tools = opening_messages(spec, task, cfg)
     buf = TokenBuffer(tokenizer, messages, tools)
     for i, (action, observation) in enumerate(zip(actions, observations)):
         text = format_call(action["name"], action.get("parameters", {}), cfg.chat_format)

@@ -102,6 +102,29 @@ class SandboxConfig:
 
 
 @dataclasses.dataclass(frozen=True)
+class ReleasedDataConfig:
+    """Released CodeGym data (`codegym_jax.envs.build_released`): instances come from record
+    files instead of the env files' `generate()`; the env files are `data.env_dir`'s
+    `{code_id}__{EnvName}.py`. Splits are by environment (held-out ones for val) and by
+    instance (val_seen), seeded by `data.seed`."""
+
+    # Record files (.jsonl or .parquet) or folders of them; empty: generate instances.
+    records: tuple[str, ...] = ()
+    # Share of the environments (code_id__EnvName) held out for val, at least one.
+    heldout_fraction: float = 0.05
+    # Instances of each training environment kept for val_seen (at least one stays for train).
+    val_seen_per_env: int = 1
+    # Instances of each held-out environment in val; 0: all of them.
+    val_per_env: int = 0
+    # Instances of each training environment in train; 0: all not in val_seen.
+    train_per_env: int = 0
+    # Open each episode with the record's own `prompt` messages, rendered by the chat template,
+    # as the paper trained (needs rollout.tool_format="codegym", the format they ask for);
+    # off: the project's prompt, as for generated instances.
+    record_prompts: bool = False
+
+
+@dataclasses.dataclass(frozen=True)
 class DataConfig:
     """Task instances: train.jsonl, val_seen.jsonl (new instances of training envs) and val.jsonl
     (held-out envs), built from the environments' generators on first use."""
@@ -122,6 +145,8 @@ class DataConfig:
     train_envs: tuple[str, ...] = ()
     # Folder of environment files (upstream CodeGym or synthesised); empty: the built-in library.
     env_dir: str = ""
+    # Released records as the instances (the fields above that shape generation then stay unset).
+    released: ReleasedDataConfig = ReleasedDataConfig()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -228,6 +253,33 @@ class ConfigError(ValueError):
     """A config file, override or JSON document that does not fit the schema."""
 
 
+# DataConfig fields that shape generated instances; released records bring their own.
+_GENERATION_FIELDS = ("train_per_env", "val_per_env", "difficulties", "heldout_envs", "train_envs")
+
+
+def check_released_data(config: ExperimentConfig) -> None:
+    d, r = config.data, config.data.released
+    if r.record_prompts and config.rollout.tool_format != "codegym":
+        raise ConfigError(f"data.released.record_prompts=true opens episodes with the records' own prompts, which "
+                          f"ask for codegym-format calls: set rollout.tool_format='codegym' (it is "
+                          f"{config.rollout.tool_format!r})")
+    if not r.records:
+        if r.record_prompts:
+            raise ConfigError("data.released.record_prompts=true needs released records (data.released.records)")
+        return
+    if not d.env_dir:
+        raise ConfigError(f"data.released.records={list(r.records)} needs the records' env folder as data.env_dir")
+    changed = [f"data.{name}" for name in _GENERATION_FIELDS if getattr(d, name) != getattr(DataConfig(), name)]
+    if changed:
+        raise ConfigError(f"{changed} shape generated instances, but data.released.records are used instead; "
+                          f"released splits are set by data.released.heldout_fraction / val_seen_per_env / "
+                          f"val_per_env / train_per_env")
+    if not 0 <= r.heldout_fraction < 1 or min(r.val_seen_per_env, r.val_per_env, r.train_per_env) < 0:
+        raise ConfigError(f"data.released: heldout_fraction={r.heldout_fraction} must be in [0, 1), and "
+                          f"val_seen_per_env={r.val_seen_per_env}, val_per_env={r.val_per_env}, "
+                          f"train_per_env={r.train_per_env} >= 0")
+
+
 def check_config(config: ExperimentConfig) -> ExperimentConfig:
     """Checks that span fields, so no single field's type or override can make them: run on the
     whole config a run will use, after every override."""
@@ -249,6 +301,7 @@ def check_config(config: ExperimentConfig) -> ExperimentConfig:
     if ood.concurrency < 1 or ood.entries_per_category < 0 or ood.max_new_tokens < 1:
         raise ConfigError(f"ood_eval: concurrency={ood.concurrency} and max_new_tokens={ood.max_new_tokens} must be "
                           f">= 1, entries_per_category={ood.entries_per_category} >= 0")
+    check_released_data(config)
     a = config.algorithm
     if config.train.one_step_off_policy and a.old_logprobs == "recompute" and not a.loss.tis_cap:
         raise ConfigError("train.one_step_off_policy=true samples each step's episodes with params one update "

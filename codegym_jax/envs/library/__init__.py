@@ -38,6 +38,9 @@ def library_env_files(directory: str | pathlib.Path = LIBRARY_DIR) -> dict[str, 
             continue
         name = env_class_name(path.read_text(encoding="utf-8"), str(path))
         if name in out:
-            raise ValueError(f"env class {name!r} is defined in both {out[name]} and {path}")
+            raise ValueError(f"env class {name!r} is defined in both {out[name]} and {path}: instances generated "
+                             f"from env files need one file per class; a released CodeGym folder "
+                             f"({{code_id}}__{{EnvName}}.py files) keys its envs by code_id and takes its "
+                             f"instances from its records: give them as data.released.records")
         out[name] = path
     return dict(sorted(out.items()))
