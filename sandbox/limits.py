@@ -16,6 +16,10 @@ class SandboxLimits:
     oracle_deadline_s: deadline of a whole oracle `solve()` run, a `call_function`, or a replay.
     max_steps: tool calls allowed per episode (T_max); the call after the last gets done=True.
     max_observation_chars: longer observations fail the call (session left unchanged).
+    max_result_chars: largest oracle transcript or function result, written out.
+    max_error_chars: error messages are cut to this length.
+    reward_range: the rewards an environment may report (CodeGym's are 0/1); any other value,
+        or a non-finite one, fails the call and loses the session.
     network_namespace: put each worker in a fresh, empty network namespace when the OS allows.
     """
 
@@ -27,6 +31,9 @@ class SandboxLimits:
     oracle_deadline_s: float = 30.0
     max_steps: int = 256
     max_observation_chars: int = 100_000
+    max_result_chars: int = 10_000_000
+    max_error_chars: int = 10_000
+    reward_range: tuple[float, float] = (0.0, 1.0)
     network_namespace: bool = True
 
     def __post_init__(self):
@@ -34,3 +41,6 @@ class SandboxLimits:
             value = getattr(self, field.name)
             if field.type in (int, float, "int", "float") and not value > 0:
                 raise ValueError(f"SandboxLimits.{field.name} must be > 0, got {value!r}")
+        low, high = self.reward_range
+        if not low <= high:
+            raise ValueError(f"SandboxLimits.reward_range must be (low, high) with low <= high, got {self.reward_range!r}")

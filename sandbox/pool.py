@@ -22,6 +22,7 @@ import multiprocess
 
 from sandbox import worker as worker_module
 from sandbox.limits import SandboxLimits
+from sandbox.replies import checked_reply
 from sandbox.results import OracleResult, SandboxError, StepResult
 
 
@@ -129,7 +130,8 @@ class SandboxPool:
                 replies, failure, failed_at = self._collect(slot, len(ops), self.limits.oracle_deadline_s)
             else:
                 replies, failure, failed_at = [], ("fail", "crash", "the worker died"), 0
-            for sid, reply in zip(todo, replies):
+            for op, sid, reply in zip(ops, todo, replies):
+                reply = checked_reply(op, reply, self.limits)
                 if reply[0] != "ok":
                     self._sessions[sid].lost = f"replay failed ({reply[1]}: {reply[2]})"
             if failure is None:
@@ -190,7 +192,8 @@ class SandboxPool:
             sent = False
             replies, failure, failed_at = self._collect(slot, len(pending), deadline_s)
             for index, reply in zip(pending, replies):
-                on_reply(index, reply)  # at once: a replay after a later failure must include it
+                # At once: a replay after a later failure must include it.
+                on_reply(index, checked_reply(ops[index], reply, self.limits))
             if failure is None:
                 return
             on_reply(pending[failed_at], failure)
@@ -310,7 +313,9 @@ class SandboxPool:
             return StepResult(observation, done, reward, None, session.calls)
         _, kind, message = reply
         self.stats["failed_calls"] += 1
-        if kind == "session_lost":  # nondeterministic env code: its state cannot be rebuilt
+        # Nondeterministic env code, or a step whose reply was refused after the worker had
+        # applied it: the session's state cannot be rebuilt.
+        if kind in ("session_lost", "bad_result"):
             session.lost = message
         if session.lost:
             return StepResult(f"Error: the session was lost: {session.lost}", True, session.reward,

@@ -12,7 +12,8 @@ import dataclasses
 @dataclasses.dataclass(frozen=True)
 class StepResult:
     """Outcome of one tool call. `error` is None or a kind: env_exception, timeout, crash, memory,
-    refused, observation_too_long, invalid_action, max_steps, episode_done, session_lost.
+    refused, observation_too_long, invalid_action, max_steps, episode_done, session_lost (bad_result:
+    a reply that broke a bound, which also loses the session).
     `step_count` counts the session's tool calls so far (failed ones included)."""
 
     observation: str

@@ -28,6 +28,7 @@ from sandbox import gymnasium_stub
 
 ENV_MODULE_NAME = "codegym_env"
 MODULE_CACHE_SIZE = 64
+_MAX_MESSAGE_CHARS = 100_000
 
 
 class _Refused(PermissionError):
@@ -250,7 +251,10 @@ def _describe(exc: BaseException) -> tuple[str, str]:
         return "session_lost", str(exc)
     last = traceback.extract_tb(exc.__traceback__)[-1:] if exc.__traceback__ else []
     where = f" (line {last[0].lineno} in {last[0].name})" if last and last[0].filename == "<env>" else ""
-    return "env_exception", f"{type(exc).__name__}: {exc}{where}"
+    text = str(exc)
+    # Not sent whole: a message of hundreds of MB would only be cut by the parent anyway.
+    text = text[:_MAX_MESSAGE_CHARS] + (" [cut]" if len(text) > _MAX_MESSAGE_CHARS else "")
+    return "env_exception", f"{type(exc).__name__}: {text}{where}"
 
 
 def _send(conn, replies: list) -> None:
