@@ -14,6 +14,7 @@ import io
 import itertools
 import json
 import pickle
+import secrets
 import shutil
 import threading
 import time
@@ -63,6 +64,7 @@ class _Slot:
         self.info = {}
         self.sessions = set()
         self.one_shots = 0  # one-shot calls waiting for or running on this worker
+        self.request_ids: list[int] = []  # of the batch sent last, in order
         self.restarts = 0
 
 
@@ -82,7 +84,8 @@ class SandboxPool:
         self._lock = threading.Lock()
         self._ids = itertools.count()
         self._closed = False
-        self.stats = {"steps": 0, "failed_calls": 0, "worker_restarts": 0, "replayed_sessions": 0}
+        self.stats = {"steps": 0, "failed_calls": 0, "worker_restarts": 0, "replayed_sessions": 0,
+                      "unmatched_replies": 0}
         for slot in self._slots:
             self._start(slot)
 
@@ -141,11 +144,23 @@ class SandboxPool:
     @staticmethod
     def _send(slot: _Slot, ops: list) -> bool:
         slot.progress.value = -1
+        # Unguessable request ids: a reply env code forges or adds on the pipe matches no
+        # request, or only one of the batch it was sent, so it cannot shift later answers.
+        slot.request_ids = [secrets.randbits(63) for _ in ops]
         try:
-            slot.conn.send_bytes(pickle.dumps(ops, protocol=pickle.HIGHEST_PROTOCOL))
+            slot.conn.send_bytes(pickle.dumps(list(zip(slot.request_ids, ops)), protocol=pickle.HIGHEST_PROTOCOL))
             return True
         except (OSError, ValueError):
             return False
+
+    def _matching(self, slot: _Slot, received, replies: list) -> None:
+        """Appends the replies in `received` that answer the next expected request ids."""
+        for item in received if isinstance(received, list) else [received]:
+            expected = slot.request_ids[len(replies)] if len(replies) < len(slot.request_ids) else None
+            if isinstance(item, tuple) and len(item) == 2 and item[0] == expected:
+                replies.append(item[1])
+            else:
+                self.stats["unmatched_replies"] += 1
 
     def _collect(self, slot: _Slot, count: int, deadline_s: float):
         """Replies to the `count` ops just sent, in order. The deadline applies to each op (the
@@ -156,7 +171,7 @@ class SandboxPool:
         while len(replies) < count:
             try:
                 if slot.conn.poll(min(deadline_s, 0.05)):
-                    replies.extend(_loads(slot.conn.recv_bytes(MAX_REPLY_BYTES)))
+                    self._matching(slot, _loads(slot.conn.recv_bytes(MAX_REPLY_BYTES)), replies)
                     last_change = time.monotonic()
                     continue
                 alive = slot.process.is_alive()

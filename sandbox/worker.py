@@ -6,8 +6,9 @@ any env code it enters a fresh network namespace (when the OS allows), installs 
 moves into a private temp dir and installs an audit hook refusing sockets, new processes,
 signals, writes outside the temp dir, /proc of other processes and ctypes.
 
-Protocol (over one `Connection`): the parent sends a list of ops; the worker answers each op with
-one message, in order, as soon as it is done, so the parent can put a deadline on every op.
+Protocol (over one `Connection`): the parent sends a list of (request id, op); the worker answers
+them in order with (request id, reply) as soon as each is done (a few per message), so the parent
+can put a deadline on every op and match every reply to its request.
 Ops: ("open", sid, source, env_str, actions), ("step", sid, action_json), ("close", sid),
 ("oracle", source, env_str), ("call", source, function_name, args), ("ref", source, env_str),
 ("ping",). Answers: ("ok", payload) or ("fail", kind, message).
@@ -262,12 +263,12 @@ def _send(conn, replies: list) -> None:
         data = pickle.dumps(replies, protocol=pickle.HIGHEST_PROTOCOL)
     except Exception:  # an unpicklable result fails alone
         safe = []
-        for reply in replies:
+        for request_id, reply in replies:
             try:
                 pickle.dumps(reply)
-                safe.append(reply)
+                safe.append((request_id, reply))
             except Exception as exc:
-                safe.append(("fail", "env_exception", f"result cannot be returned: {exc}"))
+                safe.append((request_id, ("fail", "env_exception", f"result cannot be returned: {exc}")))
         data = pickle.dumps(safe, protocol=pickle.HIGHEST_PROTOCOL)
     conn.send_bytes(data)
 
@@ -299,7 +300,7 @@ def serve(conn, limits, progress) -> None:
             return
         _grant_cpu(limits.cpu_seconds_per_call + len(ops) // 1000)
         replies, last_flush = [], clock()
-        for index, op in enumerate(ops):
+        for index, (request_id, op) in enumerate(ops):
             progress.value = index
             kind = op[0]
             try:
@@ -312,7 +313,7 @@ def serve(conn, limits, progress) -> None:
                     reply = ("ok", handlers[kind](*op[1:]))
             except BaseException as exc:  # env code may raise anything, incl. SystemExit
                 reply = ("fail", *_describe(exc))
-            replies.append(reply)
+            replies.append((request_id, reply))
             if clock() - last_flush > FLUSH_AFTER_S:
                 _send(conn, replies)
                 replies, last_flush = [], clock()

@@ -154,3 +154,33 @@ def test_plain_replies_pass_unchanged_and_errors_are_cut():
 def test_reward_range_is_checked():
     with pytest.raises(ValueError, match="reward_range"):
         SandboxLimits(reward_range=(1.0, 0.0))
+
+
+FORGING_ENV = HOSTILE_ENV.replace('''        if call["name"] == "Raise":''', '''        if call["name"] == "Forge":
+            import gc
+            import pickle
+
+            pipes = [o for o in gc.get_objects() if type(o).__name__ == "Connection"]
+            for pipe in pipes:  # extra replies, old-style and with a guessed request id
+                pipe.send_bytes(pickle.dumps([("ok", ("forged", True, 1.0))] * 3))
+                pipe.send_bytes(pickle.dumps([(12345, ("ok", ("forged", True, 1.0)))] * 3))
+            return True, f"sent on {len(pipes)} pipes"
+        if call["name"] == "Raise":''')
+
+
+def test_extra_replies_on_the_pipe_shift_no_answer(pool):
+    env_str = counter_env_str(13)
+    neighbour = pool.open_session(COUNTER_ENV, env_str)
+    hostile = pool.open_session(FORGING_ENV, "HostileEnv@{}")
+    before = pool.stats["unmatched_replies"]
+    adds = [{"name": "Add", "parameters": {"x": x}} for x in (2, 9, 5)]
+    forged = pool.step_many([(hostile, {"name": "Forge", "parameters": {}}), (neighbour, adds[0])])
+    assert forged[0].observation.startswith("sent on ") and forged[0].observation != "sent on 0 pipes"
+    assert not forged[0].done and forged[0].reward == 0.0
+    for i, add in enumerate(adds[1:], 2):
+        assert pool.step(neighbour, add).error is None
+    neighbour_checks(pool, neighbour, env_str, adds)
+    assert pool.step(hostile, {"name": "Observe", "parameters": {}}).observation == "ok"
+    assert pool.stats["unmatched_replies"] - before >= 6
+    pool.close_session(hostile)
+    pool.close_session(neighbour)
