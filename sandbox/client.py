@@ -14,7 +14,11 @@ import threading
 import time
 import urllib.parse
 
-from sandbox.results import OracleResult, SandboxError, StepResult
+from sandbox.results import InfrastructureError, OracleResult, SandboxError, StepResult
+
+# Statuses (0: no response at all) that say the server cannot serve now, not that the request
+# or the environment is wrong.
+UNAVAILABLE_STATUSES = (0, 429, 502, 503, 504)
 
 
 class EnvServerError(RuntimeError):
@@ -22,6 +26,14 @@ class EnvServerError(RuntimeError):
         super().__init__(f"HTTP {status}: {message}")
         self.status = status
         self.message = message
+
+
+class EnvServerUnavailable(EnvServerError, InfrastructureError):
+    """No server could serve the request (after the retries): an infrastructure failure."""
+
+
+def _server_error(status: int, message: str) -> EnvServerError:
+    return (EnvServerUnavailable if status in UNAVAILABLE_STATUSES else EnvServerError)(status, message)
 
 
 class EnvClient:
@@ -75,14 +87,14 @@ class EnvClient:
                 stale_keepalive = isinstance(exc, (http.client.RemoteDisconnected, BrokenPipeError,
                                                    ConnectionResetError)) and attempt == 0
                 if attempt == self.retries or (sent and not idempotent and not stale_keepalive):
-                    raise EnvServerError(0, f"{self.urls[server]}{path}: {exc!r}") from exc
+                    raise _server_error(0, f"{self.urls[server]}{path}: {exc!r}") from exc
                 time.sleep(self.backoff_s * 2 ** attempt)
                 continue
             if response.status == 429 and attempt < self.retries:
                 time.sleep(self.backoff_s * 2 ** attempt)
                 continue
             if response.status != 200:
-                raise EnvServerError(response.status, payload.get("error", ""))
+                raise _server_error(response.status, payload.get("error", ""))
             return payload
         raise AssertionError("unreachable")
 
@@ -102,7 +114,7 @@ class EnvClient:
                                       {"env_source": env_source, "env_str": env_str}, idempotent=True)
                 return f"{server}:{reply['session_id']}"
             except EnvServerError as exc:
-                if exc.status not in (0, 429, 503):
+                if exc.status not in UNAVAILABLE_STATUSES:
                     raise  # the env itself is bad: another server will say the same
                 last_error = exc
         raise last_error

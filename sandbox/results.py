@@ -39,3 +39,9 @@ class SandboxError(RuntimeError):
         super().__init__(f"{kind}: {message}")
         self.kind = kind
         self.message = message
+
+
+class InfrastructureError(RuntimeError):
+    """A call the sandbox could not serve for reasons outside the environment's code (its
+    server gone, unreachable or overloaded past the retries). An episode that meets one ends
+    as `infra_error` and is left out of training, never scored as the policy's failure."""

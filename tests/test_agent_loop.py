@@ -216,3 +216,30 @@ def test_groups_run_concurrently_and_keep_order(pool):
     assert 0.0 <= metrics["rollout/outside_generation_frac"] <= 1.0
     # seeded: every turn of every episode draws from its own stream
     assert None not in engine.seeds and len(set(engine.seeds)) == len(engine.seeds)
+
+
+def test_a_server_gone_is_an_infrastructure_failure_not_the_policys(pool):
+    """An env server that stops mid-episode, or was never reachable, ends the episode as
+    infra_error (left out of training), not env_error."""
+    import threading
+
+    from sandbox.client import EnvClient
+    from sandbox.server import EnvServer
+
+    task, _ = oracle_task(pool, ENVS[0], seed=3, key=0)
+    observe = [turn_tokens(format_call("Observe", {}, "codegym"))]
+    server = EnvServer(pool, port=0)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    client = EnvClient([f"http://127.0.0.1:{server.server_address[1]}"], retries=1, backoff_s=0.01)
+
+    class StopsTheServer(ScriptedEngine):
+        def generate(self, prompts, sampling):
+            server.shutdown()
+            server.server_close()
+            return super().generate(prompts, sampling)
+
+    traj = run(run_episode(StopsTheServer({0: observe}), AsyncSandbox(client), tokenizer(), task, SamplingParams()))
+    assert (traj.termination, traj.reward) == ("infra_error", 0.0)
+    traj = run(run_episode(ScriptedEngine({0: observe}), AsyncSandbox(client), tokenizer(), task, SamplingParams()))
+    assert (traj.termination, traj.num_sampled) == ("infra_error", 0)
+    client.close()

@@ -3,6 +3,7 @@ train, how many updates, and the first update's loss against a NumPy computation
 GRPO objective. The same tests run again in a process where `experiments` cannot be imported."""
 from __future__ import annotations
 
+import dataclasses
 import pathlib
 import subprocess
 import sys
@@ -123,3 +124,10 @@ def test_rl_step_runs_where_experiments_cannot_be_imported():
                          env=child_env(), timeout=600)
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     assert "1 passed" in out.stdout, out.stdout[-2000:]
+
+
+def test_a_group_with_an_infrastructure_failure_is_never_trained_on():
+    trajectories = episodes([[1, 0, 0, 1], [1, 0, 1, 0]])
+    trajectories[5] = dataclasses.replace(trajectories[5], termination="infra_error", reward=0.0)
+    kept, _, informative = group_episodes(trajectories, GROUP, "grpo", dynamic_sampling=False)
+    assert [t for t, _ in kept] == trajectories[:4] and informative.all()

@@ -49,6 +49,13 @@ class RLStepOutcome(NamedTuple):
     episodes_trained: int
     # One dict of device scalars per update, not yet pulled to the host (`update_summary`).
     update_metrics: list[dict[str, jax.Array]]
+    # Groups left out because an episode met an infrastructure failure (not the policy's).
+    infra_groups: int = 0
+
+
+def infra_groups(trajectories: Sequence[Trajectory], group_size: int) -> np.ndarray:
+    """[N] bool: group i has an episode the sandbox could not serve (`infra_error`)."""
+    return np.array([t.termination == "infra_error" for t in trajectories], bool).reshape(-1, group_size).any(axis=1)
 
 
 def group_episodes(trajectories: Sequence[Trajectory], group_size: int, mode: str, dynamic_sampling: bool):
@@ -58,9 +65,12 @@ def group_episodes(trajectories: Sequence[Trajectory], group_size: int, mode: st
     rewards_NxG = np.array([t.reward for t in trajectories], np.float32).reshape(-1, group_size)
     adv_NxG = np.asarray(advantages.group_advantages(jnp.asarray(rewards_NxG), mode))
     informative = np.asarray(advantages.informative_groups(jnp.asarray(rewards_NxG)))
+    # An infrastructure failure's reward 0 says nothing about the policy: its whole group is
+    # left out (its advantages would be relative to that 0).
+    lost = infra_groups(trajectories, group_size)
     kept = []
     for i in range(rewards_NxG.shape[0]):
-        if dynamic_sampling and not informative[i]:
+        if lost[i] or (dynamic_sampling and not informative[i]):
             continue
         for g in range(group_size):
             kept.append((trajectories[i * group_size + g], float(adv_NxG[i, g])))
@@ -91,7 +101,8 @@ def rl_step(state: learner.TrainState, trajectories: Sequence[Trajectory], setti
         for b in mini:
             state, m = train_step(state, b)
             update_metrics.append(m)
-    return state, RLStepOutcome(rewards_NxG, informative, len(kept), update_metrics)
+    return state, RLStepOutcome(rewards_NxG, informative, len(kept), update_metrics,
+                                int(infra_groups(trajectories, s.group_size).sum()))
 
 
 def update_summary(outcome: RLStepOutcome) -> dict[str, float]:
@@ -102,6 +113,7 @@ def update_summary(outcome: RLStepOutcome) -> dict[str, float]:
         "reward_mean": float(outcome.rewards_NxG.mean()),
         "groups_informative_frac": float(outcome.informative_N.mean()),
         "episodes_trained": outcome.episodes_trained,
+        "groups_infra_error": outcome.infra_groups,
         "updates": len(pulled),
     }
     if pulled:

@@ -18,7 +18,8 @@ from codegym_jax.envs.tool_docs import extract_env_spec
 from codegym_jax.rollout.chat_format import TokenBuffer, initial_messages
 from codegym_jax.rollout.engine import SamplingParams, generate_one
 from codegym_jax.rollout.tool_calls import parse_tool_call
-from codegym_jax.rollout.trajectory import Trajectory
+from codegym_jax.rollout.trajectory import TERMINATIONS, Trajectory
+from sandbox.results import InfrastructureError
 
 # Sandbox step errors after which the episode cannot go on (the rest are shown to the model).
 _FATAL_ENV_ERRORS = ("crash", "memory", "session_lost", "refused")
@@ -93,6 +94,8 @@ async def _play(engine, sandbox, ep: _Episode, task: EpisodeTask, cfg: EpisodeCo
     stops = tuple(sorted(set(sampling.stop_token_ids) | {turn_end}))
     try:
         session = await sandbox.open_session(task.env_source, task.env_str)
+    except InfrastructureError:
+        return "infra_error"
     except Exception:  # the env cannot be built: nothing to play
         return "env_error"
     try:
@@ -123,7 +126,10 @@ async def _play(engine, sandbox, ep: _Episode, task: EpisodeTask, cfg: EpisodeCo
             else:
                 parse_errors = 0
                 ep.num_tool_calls += 1
-                step = await sandbox.step(session, parsed.action)
+                try:
+                    step = await sandbox.step(session, parsed.action)
+                except InfrastructureError:
+                    return "infra_error"
                 ep.reward = float(step.reward)
                 if step.done:
                     if step.error == "max_steps":
@@ -217,6 +223,6 @@ def rollout_metrics(trajectories: Sequence[Trajectory], wall_s: float) -> dict[s
     total_wall = sum(t.wall_s for t in trajectories)
     if total_wall > 0:
         metrics["rollout/outside_generation_frac"] = 1.0 - sum(t.generate_s for t in trajectories) / total_wall
-    for reason in ("done", "max_turns", "max_tokens", "context", "parse_error", "env_error", "timeout"):
+    for reason in TERMINATIONS:
         metrics[f"rollout/termination_{reason}"] = sum(t.termination == reason for t in trajectories) / n
     return metrics

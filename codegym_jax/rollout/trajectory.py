@@ -6,7 +6,9 @@ import dataclasses
 
 import numpy as np
 
-TERMINATIONS = ("done", "max_turns", "max_tokens", "context", "parse_error", "env_error", "timeout")
+# infra_error: the sandbox could not serve the episode (sandbox.results.InfrastructureError);
+# such episodes are left out of training.
+TERMINATIONS = ("done", "max_turns", "max_tokens", "context", "parse_error", "env_error", "timeout", "infra_error")
 
 
 @dataclasses.dataclass
