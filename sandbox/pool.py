@@ -229,7 +229,8 @@ class SandboxPool:
         self._check_open()
         with self._lock:
             slot = min(self._slots, key=lambda s: (len(s.sessions), s.index))
-            sid = f"s{next(self._ids)}"
+            # Unguessable: behind the env server, a session id is all a client needs to step it.
+            sid = f"s{next(self._ids)}-{secrets.token_hex(8)}"
             slot.sessions.add(sid)  # reserve before the slow open so load balances under threads
         with slot.lock:
             reply = self._exchange(slot, [("open", sid, env_source, env_str, [])],

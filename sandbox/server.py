@@ -26,6 +26,7 @@ from sandbox.limits import SandboxLimits
 from sandbox.pool import SandboxPool
 from sandbox.results import SandboxError
 
+READ_TIMEOUT_S = 30.0
 MAX_BODY_BYTES = 8 << 20
 
 
@@ -122,6 +123,8 @@ class EnvServer(ThreadingHTTPServer):
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive: one connection carries many steps
     disable_nagle_algorithm = True  # else headers and body in two writes cost a 40 ms delayed ACK
+    # Socket timeout of every read: a client that sends half a request frees its thread.
+    timeout = READ_TIMEOUT_S
     server: EnvServer
 
     def log_message(self, format, *args):  # requests are counted in /metrics, not logged
@@ -149,8 +152,11 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             length = int(self.headers.get("Content-Length") or 0)
         except ValueError:
+            length = -1
+        if length < 0:  # the bytes after a bad length would be read as the next request
             self.close_connection = True
-            return self._reply(400, {"error": "Content-Length is not an integer"})
+            return self._reply(400, {"error": f"Content-Length {self.headers.get('Content-Length')!r} is not a "
+                                              f"non-negative integer"})
         raw = self.rfile.read(length) if 0 < length <= MAX_BODY_BYTES else b""
         if not self._authorized():
             server.counters["rejected_auth"] += 1
@@ -182,6 +188,8 @@ class _Handler(BaseHTTPRequestHandler):
                 body = json.loads(raw or b"null")
             except ValueError as exc:
                 raise HTTPError(400, f"body is not JSON: {exc}") from None
+            except RecursionError:
+                raise HTTPError(400, "body is JSON nested too deeply") from None
             if not isinstance(body, dict):
                 raise HTTPError(400, f"body must be a JSON object, got {type(body).__name__}")
             return 200, server.handle_post(path, body)

@@ -200,15 +200,51 @@ def test_async_face_over_remote_servers(servers):
     assert [r.observation for r in second] == [f"h={i * 31 + 2} steps=2" for i in range(4)]
 
 
-def test_bad_content_length(servers):
-    with socket.create_connection(("127.0.0.1", servers[0].server_address[1]), timeout=10) as sock:
-        sock.sendall(b"POST /step HTTP/1.1\r\nHost: x\r\nContent-Length: lots\r\n\r\n")
+def _exchange_raw(server, data: bytes) -> str:
+    with socket.create_connection(("127.0.0.1", server.server_address[1]), timeout=10) as sock:
+        sock.sendall(data)
         chunks = []
         while chunk := sock.recv(4096):  # the server closes the connection after the reply
             chunks.append(chunk)
-        reply = b"".join(chunks).decode()
+    return b"".join(chunks).decode()
+
+
+@pytest.mark.parametrize("length", ["lots", "-5"])
+def test_bad_content_length(servers, length):
+    # What follows a negative length must not be read as a second request.
+    smuggled = b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n"
+    reply = _exchange_raw(servers[0], f"POST /step HTTP/1.1\r\nHost: x\r\nContent-Length: {length}\r\n\r\n"
+                                      .encode() + smuggled)
     assert reply.startswith("HTTP/1.0 400") or reply.startswith("HTTP/1.1 400")
-    assert "Content-Length is not an integer" in reply
+    assert f"Content-Length '{length}' is not a non-negative integer" in reply
+    assert reply.count("HTTP/1.") == 1
+
+
+def test_deeply_nested_json_is_a_400(servers):
+    body = b"[" * 100_000 + b"]" * 100_000
+    status, payload = _raw(servers[0], "POST", "/step", body, {"Content-Length": str(len(body))})
+    assert status == 400 and "nested too deeply" in payload["error"]
+
+
+def test_a_half_sent_body_frees_its_thread(servers, monkeypatch):
+    import sandbox.server as server_module
+
+    monkeypatch.setattr(server_module._Handler, "timeout", 0.5)
+    with socket.create_connection(("127.0.0.1", servers[0].server_address[1]), timeout=10) as sock:
+        sock.sendall(b"POST /step HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{\"session")
+        assert sock.recv(4096) == b""  # closed by the server once the read timed out
+    assert _raw(servers[0], "GET", "/health")[0] == 200
+
+
+def test_session_ids_cannot_be_guessed(servers):
+    client = EnvClient([f"http://127.0.0.1:{servers[0].server_address[1]}"])
+    first, second = (client.open_session(COUNTER_ENV, counter_env_str(i)) for i in range(2))
+    assert len({first.split("-")[-1], second.split("-")[-1]}) == 2 and len(first.split("-")[-1]) == 16
+    for guess in ("0:s0", "0:s1", first.rsplit("-", 1)[0] + "-0000000000000000"):
+        with pytest.raises(EnvServerError) as err:
+            client.step(guess, {"name": "Observe", "parameters": {}})
+        assert err.value.status == 404
+    client.close()
 
 
 def test_a_generator_error_comes_back_as_the_pools_error(servers):
