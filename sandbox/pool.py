@@ -146,7 +146,8 @@ class SandboxPool:
         slot.progress.value = -1
         # Unguessable request ids: a reply env code forges or adds on the pipe matches no
         # request, or only one of the batch it was sent, so it cannot shift later answers.
-        slot.request_ids = [secrets.randbits(63) for _ in ops]
+        first = secrets.randbits(62)  # one draw a batch: ids need only be unguessable from outside it
+        slot.request_ids = list(range(first, first + len(ops)))
         try:
             slot.conn.send_bytes(pickle.dumps(list(zip(slot.request_ids, ops)), protocol=pickle.HIGHEST_PROTOCOL))
             return True
