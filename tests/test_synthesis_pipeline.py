@@ -147,7 +147,8 @@ def test_rerun_and_cache_send_no_request(run):
 
 
 # ---------------------------------------------------------------- upstream-style env code
-UPSTREAM_ENV = os.path.join(os.path.dirname(__file__), "data", "upstream_validate", "Own_00001_E__StockProfitEnv.py")
+UPSTREAM_ENV = os.path.join(os.path.dirname(__file__), "..", "experiments", "released_example",
+                            "Own_00001_E__StockProfitEnv.py")
 UPSTREAM_MUTATIONS = {
     "upstream": (None, None),
     # wrong get_ref_answer: off by one -> every unit test disagrees with the reference solution

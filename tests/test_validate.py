@@ -10,6 +10,7 @@ import json
 import os
 import pathlib
 import re
+import shutil
 import subprocess
 import sys
 
@@ -19,9 +20,18 @@ from codegym_jax.envs import validate
 from sandbox.pool import SandboxPool
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-UPSTREAM_DIR = ROOT / "tests" / "data" / "upstream_validate"
-RECORDS = UPSTREAM_DIR / "records.jsonl"
+RECORDS = ROOT / "tests" / "data" / "upstream_validate" / "records.jsonl"
+EXAMPLE = ROOT / "experiments" / "released_example"
 GCD_ENV = ROOT / "codegym_jax" / "envs" / "library" / "array_gcd_lcm_env.py"
+
+
+@pytest.fixture(scope="module")
+def upstream_dir(tmp_path_factory):
+    """A folder of exactly the two released example envs the records above name."""
+    folder = tmp_path_factory.mktemp("upstream")
+    for name in ("Own_00001_E__StockProfitEnv.py", "Own_00002_M__DigitSumEnv.py"):
+        shutil.copy(EXAMPLE / name, folder)
+    return folder
 
 
 @pytest.fixture(scope="module")
@@ -116,8 +126,8 @@ def test_broken_envs_are_reported_with_reasons(pool, tmp_path):
     assert lines[6].startswith("e_syntax_error.py")
 
 
-def test_upstream_files_validate_from_records(pool):
-    reports = _by_name(validate.validate_dir(pool, str(UPSTREAM_DIR), records=str(RECORDS)))
+def test_upstream_files_validate_from_records(pool, upstream_dir):
+    reports = _by_name(validate.validate_dir(pool, str(upstream_dir), records=str(RECORDS)))
     records = [json.loads(line) for line in RECORDS.read_text().splitlines()]
     stock, digits = reports["StockProfitEnv"], reports["DigitSumEnv"]
     assert stock.ok and stock.tools == 4
@@ -130,27 +140,27 @@ def test_upstream_files_validate_from_records(pool):
     assert "Reference answer: 2" in digits.outcomes[1].reason
 
 
-def test_upstream_files_without_records_cannot_be_validated(pool):
-    reports = validate.validate_dir(pool, str(UPSTREAM_DIR))
+def test_upstream_files_without_records_cannot_be_validated(pool, upstream_dir):
+    reports = validate.validate_dir(pool, str(upstream_dir))
     assert len(reports) == 2
     assert all(not r.ok and "no generate()" in r.problem for r in reports)
 
 
-def test_recorded_step_count_mismatch_is_noted(pool, tmp_path):
+def test_recorded_step_count_mismatch_is_noted(pool, tmp_path, upstream_dir):
     lines = RECORDS.read_text().splitlines()
     first = json.loads(lines[0])
     first["extra_info"]["solve_fc_round"] += 5
     records = tmp_path / "records.jsonl"
     records.write_text("\n".join([json.dumps(first)] + lines[1:]) + "\n")
-    stock = _by_name(validate.validate_dir(pool, str(UPSTREAM_DIR), records=str(records)))["StockProfitEnv"]
+    stock = _by_name(validate.validate_dir(pool, str(upstream_dir), records=str(records)))["StockProfitEnv"]
     assert stock.ok  # a note, not a failure
     note = stock.outcomes[0].reason
     assert note == (f"note: oracle took {stock.outcomes[0].steps} steps, record says "
                     f"solve_fc_round={stock.outcomes[0].steps + 5}")
 
 
-def test_command_line(tmp_path):
-    command = [sys.executable, "-m", "codegym_jax.envs.validate", "--env-dir", str(UPSTREAM_DIR),
+def test_command_line(tmp_path, upstream_dir):
+    command = [sys.executable, "-m", "codegym_jax.envs.validate", "--env-dir", str(upstream_dir),
                "--records", str(RECORDS)]
     run = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert run.returncode == 1, run.stderr  # DigitSumEnv fails half its records

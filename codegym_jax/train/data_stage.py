@@ -88,7 +88,7 @@ def _commit(paths: RunPaths, tmp: dict[str, pathlib.Path], config: ExperimentCon
     return {split: paths.task_file(split) for split in tmp}
 
 
-def _generated(config: ExperimentConfig, paths: RunPaths, sandbox) -> dict[str, pathlib.Path]:
+def _generated(config: ExperimentConfig, paths: RunPaths, sandbox) -> tuple[dict[str, pathlib.Path], dict[str, int]]:
     d = config.data
     opts = BuildOptions(
         train_per_env=d.train_per_env, val_per_env=d.val_per_env, difficulties=d.difficulties,
@@ -111,7 +111,7 @@ def _generated(config: ExperimentConfig, paths: RunPaths, sandbox) -> dict[str, 
     for split, items in tasks.items():
         tmp[split] = paths.task_file(split).with_suffix(f".jsonl.tmp{os.getpid()}")
         write_tasks(str(tmp[split]), items)
-    return tmp
+    return tmp, {split: len(items) for split, items in tasks.items()}
 
 
 def run_data_stage(config: ExperimentConfig, paths: RunPaths) -> dict[str, pathlib.Path]:
@@ -132,10 +132,10 @@ def run_data_stage(config: ExperimentConfig, paths: RunPaths) -> dict[str, pathl
                                          components.sandbox_parallelism(config, sandbox), paths.tasks_dir,
                                          required=tuple(splits_needed(config)))
             print(f"tasks: released data: {build.stats}")
-            tmp = build.tmp_paths
+            tmp, counts = build.tmp_paths, build.counts
         else:
-            tmp = _generated(config, paths, sandbox)
+            tmp, counts = _generated(config, paths, sandbox)
     written = _commit(paths, tmp, config)
     for split, p in written.items():
-        print(f"tasks: {split}: {sum(1 for _ in open(p, encoding='utf-8'))} instances -> {p}")
+        print(f"tasks: {split}: {counts[split]} instances -> {p}")
     return written
