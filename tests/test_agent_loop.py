@@ -218,9 +218,9 @@ def test_groups_run_concurrently_and_keep_order(pool):
     assert None not in engine.seeds and len(set(engine.seeds)) == len(engine.seeds)
 
 
-def test_a_server_gone_is_an_infrastructure_failure_not_the_policys(pool):
-    """An env server that stops mid-episode, or was never reachable, ends the episode as
-    infra_error (left out of training), not env_error."""
+def test_an_overloaded_server_is_an_infrastructure_failure_not_the_policys(pool):
+    """An env server that answers 429 past the client's retries, from mid-episode on or from the
+    start, ends the episode as infra_error (left out of training), not env_error."""
     import threading
 
     from sandbox.client import EnvClient
@@ -232,14 +232,20 @@ def test_a_server_gone_is_an_infrastructure_failure_not_the_policys(pool):
     threading.Thread(target=server.serve_forever, daemon=True).start()
     client = EnvClient([f"http://127.0.0.1:{server.server_address[1]}"], retries=1, backoff_s=0.01)
 
-    class StopsTheServer(ScriptedEngine):
+    class OverloadsTheServer(ScriptedEngine):
         def generate(self, prompts, sampling):
-            server.shutdown()
-            server.server_close()
+            while server.inflight.acquire(blocking=False):  # every slot taken: each request gets 429
+                pass
             return super().generate(prompts, sampling)
 
-    traj = run(run_episode(StopsTheServer({0: observe}), AsyncSandbox(client), tokenizer(), task, SamplingParams()))
-    assert (traj.termination, traj.reward) == ("infra_error", 0.0)
-    traj = run(run_episode(ScriptedEngine({0: observe}), AsyncSandbox(client), tokenizer(), task, SamplingParams()))
-    assert (traj.termination, traj.num_sampled) == ("infra_error", 0)
-    client.close()
+    try:
+        traj = run(run_episode(OverloadsTheServer({0: observe}), AsyncSandbox(client), tokenizer(), task,
+                               SamplingParams()))
+        assert (traj.termination, traj.reward) == ("infra_error", 0.0)
+        traj = run(run_episode(ScriptedEngine({0: observe}), AsyncSandbox(client), tokenizer(), task,
+                               SamplingParams()))
+        assert (traj.termination, traj.num_sampled) == ("infra_error", 0)
+    finally:
+        client.close()
+        server.shutdown()
+        server.server_close()

@@ -1,6 +1,6 @@
 """Task files from released CodeGym data, streamed: two passes over the record files.
 
-Pass 1 reads only the records' abilities and plans the splits, deterministically from the seed:
+Pass 1 reads and checks every record (no oracle runs) and plans the splits, deterministically from the seed:
 a share of the environments (keys `{code_id}__{EnvName}`, chosen by a seeded hash) is held out
 for `val`; of each training environment, `val_seen_per_env` instances go to `val_seen` and the
 rest (up to `train_per_env`) to `train`. A repeated (environment, env string) is kept once.
