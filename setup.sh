@@ -21,6 +21,18 @@ for arg in "$@"; do
   esac
 done
 
+# System library of the sandbox's seccomp filter (sandbox/isolation.py loads it through pyseccomp).
+if ! ldconfig -p 2>/dev/null | grep -q 'libseccomp\.so\.2'; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "setup.sh: installing libseccomp2"
+    apt-get install -y -q libseccomp2 >/dev/null || { apt-get update -q >/dev/null && apt-get install -y -q libseccomp2 >/dev/null; }
+  else
+    echo "setup.sh: the sandbox needs libseccomp.so.2; install it (Debian/Ubuntu: sudo apt-get install libseccomp2," >&2
+    echo "          Fedora: sudo dnf install libseccomp) and rerun" >&2
+    exit 1
+  fi
+fi
+
 is_py312() { "$1" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 12) else 1)' >/dev/null 2>&1; }
 
 find_python() {

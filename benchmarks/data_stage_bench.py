@@ -63,7 +63,7 @@ def reference(env_dir: pathlib.Path, records: pathlib.Path) -> dict:
 
 def data_stage(env_dir: pathlib.Path, records: pathlib.Path, workers: int, out: pathlib.Path) -> dict:
     start = time.perf_counter()
-    with SandboxPool(num_workers=workers) as pool:
+    with SandboxPool() as pool:
         build = build_released_tasks(pool, [str(records)], env_dir, ReleasedOptions(), workers, out,
                                      log=lambda msg: None)
         worker_peak = _worker_peak_mib(pool)

@@ -107,7 +107,7 @@ def bench_episodes(args):
     names = TASK_ENVS[: args.tasks]
     episode_cfg = EpisodeConfig(max_tool_calls=args.turns, max_new_tokens_per_turn=args.turn_tokens,
                                 max_total_tokens=args.context, max_consecutive_parse_errors=args.turns)
-    with SandboxPool(num_workers=2) as pool, \
+    with SandboxPool() as pool, \
             JaxSampler(cfg, params, max_batch=args.tasks * args.samples, max_len=args.context,
                        decode_chunk=args.decode_chunk) as sampler:
         tasks = []

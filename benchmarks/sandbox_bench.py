@@ -1,11 +1,14 @@
 """Sandbox throughput and latency, one run, one workload, printed as a table.
 
-    .venv/bin/python benchmarks/sandbox_bench.py [--sessions 64] [--steps 400] [--workers 2]
+    .venv/bin/python benchmarks/sandbox_bench.py [--sessions 64] [--steps 400] [--sources 8]
 
 Rows: in-process direct calls (the ceiling, no isolation), the pool one call at a time, the pool
 batched (`step_many` with one call per session), the same two over HTTP on loopback, and one
 fresh Python subprocess per call (building the env and running one step: the cost floor of
-stacks that spawn per call, before any replay of earlier calls).
+stacks that spawn per call, before any replay of earlier calls). The sessions come from
+`--sources` distinct env sources (the pool runs one confined worker process per source).
+A second table times session starts: of a source whose worker runs, and of a new source (a new
+worker: fork from the zygote, kernel confinement, loading the env code).
 """
 
 import argparse
@@ -98,6 +101,25 @@ def run_batched(name, step_many, sids, steps):
     return summarize(f"{name} (batch {len(sids)})", steps * len(sids), time.perf_counter() - start, latencies)
 
 
+def bench_source(index: int) -> str:
+    """BENCH_ENV made distinct per index (a comment), so each index is its own tenant."""
+    return f"# bench source {index}\n{BENCH_ENV}"
+
+
+def session_starts(pool, count: int, new_sources: bool, offset: int) -> dict:
+    latencies = []
+    for k in range(count):
+        source = bench_source(offset + k) if new_sources else bench_source(0)
+        t = time.perf_counter()
+        sid = pool.open_session(source, ENV_STR)
+        latencies.append(time.perf_counter() - t)
+        pool.close_session(sid)
+    latencies.sort()
+    return {"mode": "new source (new worker)" if new_sources else "source with a running worker",
+            "starts": count, "p50_ms": 1e3 * statistics.median(latencies),
+            "p99_ms": 1e3 * latencies[min(count - 1, int(0.99 * count))], "max_ms": 1e3 * latencies[-1]}
+
+
 def in_process(sessions, steps):
     namespace = {"__name__": "bench_env"}
     exec(BENCH_ENV, namespace)
@@ -121,28 +143,32 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sessions", type=int, default=64)
     parser.add_argument("--steps", type=int, default=400)
-    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--sources", type=int, default=8)
+    parser.add_argument("--starts", type=int, default=200)
     parser.add_argument("--subprocess-calls", type=int, default=40)
     args = parser.parse_args()
     limits = SandboxLimits(max_steps=args.steps + 10)
     rows = [in_process(args.sessions, args.steps)]
-    with SandboxPool(num_workers=args.workers, limits=limits) as pool:
-        sids = [pool.open_session(BENCH_ENV, ENV_STR) for _ in range(args.sessions)]
+    with SandboxPool(limits=limits) as pool:
+        sids = [pool.open_session(bench_source(i % args.sources), ENV_STR) for i in range(args.sessions)]
         run_single("warm-up", pool.step, sids, 2)
         rows.append(run_single("pool, one call at a time", pool.step, sids, args.steps // 2))
         rows.append(run_batched("pool step_many", pool.step_many, sids, args.steps // 2))
         server = EnvServer(pool, max_inflight=256)
         threading.Thread(target=server.serve_forever, daemon=True).start()
         client = EnvClient(server.url)
-        http_sids = [client.open_session(BENCH_ENV, ENV_STR) for _ in range(args.sessions)]
+        http_sids = [client.open_session(bench_source(i % args.sources), ENV_STR) for i in range(args.sessions)]
         rows.append(run_single("pool over HTTP, one call at a time", client.step, http_sids, args.steps // 2))
         rows.append(run_batched("pool over HTTP step_many", client.step_many, http_sids, args.steps // 2))
         server.shutdown()
         server.server_close()
+        starts = [session_starts(pool, args.starts, False, 0),
+                  session_starts(pool, args.starts, True, 1000)]
     rows.append(subprocess_per_call(args.subprocess_calls))
     ceiling = rows[0]["steps_per_s"]
     floor = rows[-1]["steps_per_s"]
-    print(f"\nsandbox benchmark: {args.sessions} sessions, {args.workers} workers\n")
+    print(f"\nsandbox benchmark: {args.sessions} sessions of {args.sources} env sources "
+          f"(one worker process each)\n")
     print("| mode | steps | steps/s | vs in-process | vs subprocess | p50 ms | p99 ms |")
     print("|---|---:|---:|---:|---:|---:|---:|")
     for row in rows:
@@ -150,6 +176,10 @@ def main():
               f"{row['steps_per_s'] / ceiling:.3f} | {row['steps_per_s'] / floor:,.0f}x | "
               f"{row['p50_ms']:.3f} | {row['p99_ms']:.3f} |")
     print("\n(p50/p99: latency of one call; for batch rows, of one step_many call)")
+    print("\n| session start | starts | p50 ms | p99 ms | max ms |")
+    print("|---|---:|---:|---:|---:|")
+    for row in starts:
+        print(f"| {row['mode']} | {row['starts']} | {row['p50_ms']:.2f} | {row['p99_ms']:.2f} | {row['max_ms']:.2f} |")
 
 
 if __name__ == "__main__":

@@ -8,8 +8,9 @@ class SandboxLimits:
     """Limits applied to every environment-code worker process.
 
     address_space_bytes: RLIMIT_AS of a worker (stdlib-only env code needs far less than 1 GiB).
-    cpu_seconds_per_call: RLIMIT_CPU headroom granted before each call (backstop: the parent's
-        wall-clock deadlines below are what normally stops a runaway call).
+    cpu_seconds_per_worker: RLIMIT_CPU of a worker process over its life (a backstop: the
+        wall-clock deadlines below stop a runaway call; a worker has no threads or timers, so
+        it uses CPU only inside calls). A worker that reaches it is replaced, its sessions replayed.
     file_size_bytes: RLIMIT_FSIZE (largest file env code may write in its temp dir).
     open_files: RLIMIT_NOFILE.
     call_deadline_s: parent-side wall-clock deadline of one tool call or session open.
@@ -20,11 +21,18 @@ class SandboxLimits:
     max_error_chars: error messages are cut to this length.
     reward_range: the rewards an environment may report (CodeGym's are 0/1); any other value,
         or a non-finite one, fails the call and loses the session.
-    network_namespace: put each worker in a fresh, empty network namespace when the OS allows.
+    max_workers: worker processes alive at once. Each hosts the sessions of one environment
+        source (one tenant per interpreter); opening a session of a new source when all are
+        busy with live sessions fails with SandboxError kind "capacity".
+    idle_workers: workers of sources with no open session kept warm for reuse.
+    spare_workers: confined workers kept ready for sources not seen yet (started in the
+        background), so a new source's first session does not wait for a worker to start.
+    accept_weaker_isolation: run env code even when the kernel lacks part of the confinement
+        (`sandbox.isolation`); by default the pool refuses to start and names what is missing.
     """
 
     address_space_bytes: int = 1 << 30
-    cpu_seconds_per_call: int = 10
+    cpu_seconds_per_worker: int = 3600
     file_size_bytes: int = 16 << 20
     open_files: int = 64
     call_deadline_s: float = 3.0
@@ -34,7 +42,10 @@ class SandboxLimits:
     max_result_chars: int = 10_000_000
     max_error_chars: int = 10_000
     reward_range: tuple[float, float] = (0.0, 1.0)
-    network_namespace: bool = True
+    max_workers: int = 256
+    idle_workers: int = 16
+    spare_workers: int = 2
+    accept_weaker_isolation: bool = False
 
     def __post_init__(self):
         for field in dataclasses.fields(self):

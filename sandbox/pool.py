@@ -1,50 +1,42 @@
-"""A pool of sandbox worker processes hosting environment sessions.
+"""A pool of sandbox worker processes hosting environment sessions, one tenant per process.
 
-Each session lives in one worker. The parent keeps, per session, the env source, env_str and the
-accepted actions, so when a call times out, crashes its worker or blows a limit, the call comes
-back as an `Error: ...` observation, the worker is replaced, and every session it hosted is rebuilt
-on the new worker by replaying its accepted actions (no session is lost; the failing call leaves
-its session as it was before the call).
+Each worker process hosts the sessions of one environment source only (keyed by the source's
+sha256), so env code that corrupts its interpreter can reach nothing but its own sessions.
+Workers start on demand from a clean forkserver zygote, confine themselves in the kernel
+(`sandbox.isolation`) before loading any env code, and are kept warm for a while after their
+last session closes (`SandboxLimits.idle_workers`).
 
-Thread-safe: one lock per worker slot, taken in slot order by batched calls.
+The parent keeps, per session, the env source, env_str and the accepted actions, so when a call
+times out, crashes its worker or blows a limit, the call comes back as an `Error: ...`
+observation, the worker is replaced, and every session it hosted is rebuilt on the new worker by
+replaying its accepted actions (the failing call leaves its session as it was before the call).
+Every op has its own deadline (a replay: one call deadline per replayed action).
+
+Thread-safe: one lock per worker, taken in start order by batched calls.
 """
 
+import collections
 import dataclasses
-import io
+import hashlib
 import itertools
 import json
 import pickle
 import secrets
-import shutil
 import threading
 import time
+import warnings
 
 import multiprocess
 
-from sandbox import worker as worker_module
+from sandbox import worker_link
 from sandbox.limits import SandboxLimits
 from sandbox.replies import checked_reply
 from sandbox.results import OracleResult, SandboxError, StepResult
 
 
-MAX_REPLY_BYTES = 1 << 30  # a larger message from a worker is hostile: the worker is replaced
-
-
-class _PlainUnpickler(pickle.Unpickler):
-    """Worker replies are built from plain containers and scalars only; refusing every class
-    lookup keeps env code that hijacks its worker's pipe from running code in this process."""
-
-    def find_class(self, module, name):
-        raise pickle.UnpicklingError(f"sandbox reply refers to {module}.{name}; only plain data is accepted")
-
-
-def _loads(data: bytes):
-    return _PlainUnpickler(io.BytesIO(data)).load()
-
-
 @dataclasses.dataclass
 class _Session:
-    slot: int
+    slot: worker_link.Slot
     source: str
     env_str: str
     actions: list  # accepted action JSON strings, in order
@@ -54,72 +46,134 @@ class _Session:
     lost: str | None = None
 
 
-class _Slot:
-    def __init__(self, index: int):
-        self.index = index
-        self.lock = threading.Lock()
-        self.process = None
-        self.conn = None
-        self.progress = None  # shared int: index of the op the worker is running
-        self.info = {}
-        self.sessions = set()
-        self.one_shots = 0  # one-shot calls waiting for or running on this worker
-        self.request_ids: list[int] = []  # of the batch sent last, in order
-        self.restarts = 0
-
-
 class SandboxPool:
     """Process pool running untrusted env code. Use as a context manager or call close()."""
 
-    def __init__(self, num_workers: int = 2, limits: SandboxLimits = SandboxLimits(),
-                 start_method: str = "forkserver"):
-        if num_workers < 1:
-            raise ValueError(f"num_workers must be >= 1, got {num_workers}")
+    def __init__(self, limits: SandboxLimits = SandboxLimits()):
         self.limits = limits
-        self._context = multiprocess.get_context(start_method)
-        if start_method == "forkserver":
-            self._context.set_forkserver_preload(["sandbox.worker"])
-        self._slots = [_Slot(i) for i in range(num_workers)]
+        self._context = multiprocess.get_context("forkserver")
+        self._context.set_forkserver_preload(["sandbox.worker"])
+        self._tenants: dict[str, worker_link.Slot] = {}  # source sha256 -> its worker
+        self._idle: collections.OrderedDict[str, worker_link.Slot] = collections.OrderedDict()  # LRU
         self._sessions: dict[str, _Session] = {}
         self._lock = threading.Lock()
         self._ids = itertools.count()
+        self._slot_ids = itertools.count()
         self._closed = False
-        self.stats = {"steps": 0, "failed_calls": 0, "worker_restarts": 0, "replayed_sessions": 0,
-                      "unmatched_replies": 0}
-        for slot in self._slots:
-            self._start(slot)
+        self.stats = {"steps": 0, "failed_calls": 0, "worker_starts": 0, "worker_restarts": 0,
+                      "workers_evicted": 0, "replayed_sessions": 0, "unmatched_replies": 0}
+        self._spares: list[worker_link.Slot] = []  # started and confined, not yet given a source
+        self._refilling = False
+        # Start one worker now: a kernel that cannot confine it fails here, naming what it lacks.
+        self.isolation = self._probe()
 
     # ------------------------------------------------------------------ worker lifecycle
-    def _start(self, slot: _Slot) -> None:
-        parent_conn, child_conn = self._context.Pipe(duplex=True)
-        progress = self._context.RawValue("q", -1)  # index of the op the worker is running
-        process = self._context.Process(target=worker_module.serve, args=(child_conn, self.limits, progress),
-                                        daemon=True, name=f"sandbox-worker-{slot.index}")
-        process.start()
-        child_conn.close()
-        if not parent_conn.poll(60.0):
-            process.kill()
-            raise RuntimeError(f"sandbox worker {slot.index} did not start within 60 s")
-        status, info = _loads(parent_conn.recv_bytes())
-        slot.process, slot.conn, slot.info, slot.progress = process, parent_conn, info, progress
+    def _start_worker(self, slot: worker_link.Slot) -> None:
+        worker_link.start(slot, self._context, self.limits)
+        self.stats["worker_starts"] += 1
 
-    def _kill(self, slot: _Slot) -> None:
-        if slot.process is not None:
-            slot.process.kill()
-            slot.process.join(5.0)
-            slot.conn.close()
-            tmpdir = slot.info.get("tmpdir")
-            if tmpdir:
-                shutil.rmtree(tmpdir, ignore_errors=True)
-        slot.process = slot.conn = None
+    def _probe(self) -> dict:
+        """Starts the first spare worker; returns what confinement the kernel gave it."""
+        slot = worker_link.Slot(next(self._slot_ids), "")
+        self._start_worker(slot)
+        self._spares.append(slot)
+        self._refill_spares()
+        info = dict(slot.info)
+        info.pop("tmpdir", None)
+        if info.get("missing"):
+            warnings.warn(f"sandbox workers run WITHOUT {', '.join(info['missing'])} "
+                          f"(SandboxLimits.accept_weaker_isolation is set)", stacklevel=3)
+        return info
 
-    def _restart(self, slot: _Slot) -> None:
+    def _tenant(self, source: str, role: str = "env") -> worker_link.Slot:
+        """The worker of `source`'s tenant, reserved for one call (release with _release).
+        role "solver" is a second worker of the source that never holds an env instance."""
+        key = hashlib.sha256(f"{role}\0{source}".encode()).hexdigest()
+        evict = []
+        with self._lock:
+            self._check_open()
+            slot = self._tenants.get(key)
+            if slot is None:
+                while len(self._tenants) >= self.limits.max_workers and self._idle:
+                    evict.append(self._evict_oldest())
+                if len(self._tenants) >= self.limits.max_workers:
+                    raise SandboxError("capacity", f"all {self.limits.max_workers} sandbox workers host live "
+                                                   f"sessions of other environments (SandboxLimits.max_workers)")
+                slot = self._spares.pop() if self._spares else worker_link.Slot(next(self._slot_ids), key)
+                slot.key = key
+                self._tenants[key] = slot
+                self._refill_spares()
+            self._idle.pop(key, None)
+            slot.users += 1
+        for old in evict:
+            with old.lock:
+                worker_link.kill(old)
+        return slot
+
+    def _refill_spares(self) -> None:
+        """Starts workers in the background until `spare_workers` wait (pool lock held): a
+        session of a new source then starts without waiting for a worker to confine itself."""
+        if self._refilling or len(self._spares) >= self.limits.spare_workers:
+            return
+        self._refilling = True
+        threading.Thread(target=self._refill_loop, daemon=True, name="sandbox-spares").start()
+
+    def _refill_loop(self) -> None:
+        try:
+            while True:
+                with self._lock:
+                    if self._closed or len(self._spares) >= self.limits.spare_workers:
+                        return
+                slot = worker_link.Slot(next(self._slot_ids), "")
+                try:
+                    self._start_worker(slot)
+                except RuntimeError:
+                    return  # a later new source starts its worker itself and reports the error
+                with self._lock:
+                    if not self._closed:
+                        self._spares.append(slot)
+                        continue
+                worker_link.kill(slot)
+                return
+        finally:
+            with self._lock:
+                self._refilling = False
+
+    def _evict_oldest(self) -> worker_link.Slot:
+        """Removes the least recently used idle worker from the pool (pool lock held)."""
+        key, slot = self._idle.popitem(last=False)
+        del self._tenants[key]
+        self.stats["workers_evicted"] += 1
+        return slot
+
+    def _release(self, slot: worker_link.Slot) -> None:
+        """Ends a reservation; a worker left with no session and no caller goes idle."""
+        evict = []
+        with self._lock:
+            slot.users -= 1
+            if slot.users == 0 and not slot.sessions and self._tenants.get(slot.key) is slot:
+                if slot.process is None:  # never started, or its start failed
+                    del self._tenants[slot.key]
+                else:
+                    self._idle[slot.key] = slot
+                    while len(self._idle) > self.limits.idle_workers:
+                        evict.append(self._evict_oldest())
+        for old in evict:
+            with old.lock:
+                worker_link.kill(old)
+
+    def _ready(self, slot: worker_link.Slot) -> None:
+        """Starts the worker of a reserved slot if it has none yet (slot lock held)."""
+        if slot.process is None:
+            self._start_worker(slot)
+
+    def _restart(self, slot: worker_link.Slot) -> None:
         """Replace a dead/stuck worker and replay every session it hosted (slot lock held).
         A session whose replay fails is marked lost (only possible for nondeterministic env code);
         if its replay killed the worker, start over without it."""
         while True:
-            self._kill(slot)
-            self._start(slot)
+            worker_link.kill(slot)
+            self._start_worker(slot)
             slot.restarts += 1
             self.stats["worker_restarts"] += 1
             todo = [sid for sid in sorted(slot.sessions)
@@ -129,8 +183,8 @@ class SandboxPool:
             ops = [("open", sid, self._sessions[sid].source, self._sessions[sid].env_str,
                     self._sessions[sid].actions) for sid in todo]
             self.stats["replayed_sessions"] += len(ops)
-            if self._send(slot, ops):
-                replies, failure, failed_at = self._collect(slot, len(ops), self.limits.oracle_deadline_s)
+            if worker_link.send(slot, ops):
+                replies, failure, failed_at = worker_link.collect(slot, [self._deadline(op) for op in ops], self.stats)
             else:
                 replies, failure, failed_at = [], ("fail", "crash", "the worker died"), 0
             for op, sid, reply in zip(ops, todo, replies):
@@ -141,72 +195,28 @@ class SandboxPool:
                 return
             self._sessions[todo[failed_at]].lost = f"replay failed ({failure[1]}: {failure[2]})"
 
-    @staticmethod
-    def _send(slot: _Slot, ops: list) -> bool:
-        slot.progress.value = -1
-        # Unguessable request ids: a reply env code forges or adds on the pipe matches no
-        # request, or only one of the batch it was sent, so it cannot shift later answers.
-        first = secrets.randbits(62)  # one draw a batch: ids need only be unguessable from outside it
-        slot.request_ids = list(range(first, first + len(ops)))
-        try:
-            slot.conn.send_bytes(pickle.dumps(list(zip(slot.request_ids, ops)), protocol=pickle.HIGHEST_PROTOCOL))
-            return True
-        except (OSError, ValueError):
-            return False
+    def _deadline(self, op: tuple) -> float:
+        """Wall-clock seconds op `op` may run: a replay gets one call deadline per action."""
+        kind = op[0]
+        if kind == "open":
+            return self.limits.call_deadline_s * (1 + len(op[4]))
+        if kind in ("oracle", "call", "ref"):
+            return self.limits.oracle_deadline_s
+        return self.limits.call_deadline_s
 
-    def _matching(self, slot: _Slot, received, replies: list) -> None:
-        """Appends the replies in `received` that answer the next expected request ids."""
-        for item in received if isinstance(received, list) else [received]:
-            expected = slot.request_ids[len(replies)] if len(replies) < len(slot.request_ids) else None
-            if isinstance(item, tuple) and len(item) == 2 and item[0] == expected:
-                replies.append(item[1])
-            else:
-                self.stats["unmatched_replies"] += 1
-
-    def _collect(self, slot: _Slot, count: int, deadline_s: float):
-        """Replies to the `count` ops just sent, in order. The deadline applies to each op (the
-        worker publishes the index of the op it is running). Returns (replies, failure, index):
-        failure is None when all arrived, else a ("fail", kind, message) for op `index`."""
-        replies: list = []
-        last_progress, last_change = -1, time.monotonic()
-        while len(replies) < count:
-            try:
-                if slot.conn.poll(min(deadline_s, 0.05)):
-                    self._matching(slot, _loads(slot.conn.recv_bytes(MAX_REPLY_BYTES)), replies)
-                    last_change = time.monotonic()
-                    continue
-                alive = slot.process.is_alive()
-            except (EOFError, OSError, pickle.UnpicklingError):
-                alive = False
-                slot.process.kill()
-            failed_at = min(max(slot.progress.value, len(replies)), count - 1)
-            if not alive:
-                slot.process.join(2.0)
-                code = slot.process.exitcode
-                return replies, ("fail", "crash",
-                                 f"the worker process exited (exit code {code}) during the call"), failed_at
-            now = time.monotonic()
-            # Only forward moves within the batch restart the clock: env code that finds the
-            # shared counter cannot stretch the deadline beyond one per op.
-            if last_progress < slot.progress.value < count:
-                last_progress, last_change = slot.progress.value, now
-            elif now - last_change > deadline_s:
-                return replies, ("fail", "timeout", f"the call did not finish within {deadline_s:g} s"), failed_at
-        return replies, None, None
-
-    def _run_ops(self, slot: _Slot, ops: list, deadline_s: float, on_reply, sent: bool = False) -> None:
+    def _run_ops(self, slot: worker_link.Slot, ops: list, on_reply, sent: bool = False) -> None:
         """Run ops on a slot's worker (slot lock held), calling on_reply(index, reply) as replies
         come. An op that times out or crashes fails alone: the worker is replaced (its sessions
         replayed) and the other unanswered ops are run again on the new worker."""
         pending = list(range(len(ops)))
         while pending:
-            if not sent and not self._send(slot, [ops[i] for i in pending]):
+            if not sent and not worker_link.send(slot, [ops[i] for i in pending]):
                 on_reply(pending[0], ("fail", "crash", "the worker process died"))
                 pending = pending[1:]
                 self._restart(slot)
                 continue
             sent = False
-            replies, failure, failed_at = self._collect(slot, len(pending), deadline_s)
+            replies, failure, failed_at = worker_link.collect(slot, [self._deadline(ops[i]) for i in pending], self.stats)
             for index, reply in zip(pending, replies):
                 # At once: a replay after a later failure must include it.
                 on_reply(index, checked_reply(ops[index], reply, self.limits))
@@ -218,40 +228,46 @@ class SandboxPool:
             pending = pending[len(replies):failed_at] + pending[failed_at + 1:]
             self._restart(slot)
 
-    def _exchange(self, slot: _Slot, ops: list, deadline_s: float) -> list:
+    def _exchange(self, slot: worker_link.Slot, ops: list) -> list:
         replies = [None] * len(ops)
-        self._run_ops(slot, ops, deadline_s, replies.__setitem__)
+        self._run_ops(slot, ops, replies.__setitem__)
         return replies
 
     # ------------------------------------------------------------------ sessions
     def open_session(self, env_source: str, env_str: str) -> str:
-        """Build env `env_str` from `env_source` in a worker; returns the session id.
+        """Build env `env_str` from `env_source` in its source's worker; returns the session id.
         Raises SandboxError when the code cannot be loaded or the constructor fails."""
-        self._check_open()
-        with self._lock:
-            slot = min(self._slots, key=lambda s: (len(s.sessions), s.index))
-            # Unguessable: behind the env server, a session id is all a client needs to step it.
-            sid = f"s{next(self._ids)}-{secrets.token_hex(8)}"
-            slot.sessions.add(sid)  # reserve before the slow open so load balances under threads
-        with slot.lock:
-            reply = self._exchange(slot, [("open", sid, env_source, env_str, [])],
-                                   self.limits.call_deadline_s)[0]
-            if reply[0] != "ok":
-                slot.sessions.discard(sid)
-                raise SandboxError(reply[1], reply[2])
-            self._sessions[sid] = _Session(slot.index, env_source, env_str, [],
-                                           done=reply[1]["done"], reward=reply[1]["reward"])
+        slot = self._tenant(env_source)
+        # Unguessable: behind the env server, a session id is all a client needs to step it.
+        sid = f"s{next(self._ids)}-{secrets.token_hex(8)}"
+        try:
+            with slot.lock:
+                self._ready(slot)
+                slot.sessions.add(sid)
+                reply = self._exchange(slot, [("open", sid, env_source, env_str, [])])[0]
+                if reply[0] != "ok":
+                    slot.sessions.discard(sid)
+                    raise SandboxError(reply[1], reply[2])
+                self._sessions[sid] = _Session(slot, env_source, env_str, [],
+                                               done=reply[1]["done"], reward=reply[1]["reward"])
+        finally:
+            self._release(slot)
         return sid
 
     def close_session(self, session_id: str) -> None:
         session = self._sessions.pop(session_id, None)
         if session is None:
             return
-        slot = self._slots[session.slot]
-        with slot.lock:
-            slot.sessions.discard(session_id)
-            if slot.process is not None:
-                self._exchange(slot, [("close", session_id)], self.limits.call_deadline_s)
+        slot = session.slot
+        with self._lock:
+            slot.users += 1  # keeps the worker from going idle until the close has run
+        try:
+            with slot.lock:
+                slot.sessions.discard(session_id)
+                if slot.process is not None:
+                    self._exchange(slot, [("close", session_id)])
+        finally:
+            self._release(slot)
 
     def step(self, session_id: str, action) -> StepResult:
         return self.step_many([(session_id, action)])[0]
@@ -260,7 +276,7 @@ class SandboxPool:
         """Run [(session_id, action), ...]; calls on different workers run in parallel."""
         self._check_open()
         results: list = [None] * len(calls)
-        by_slot: dict[int, list] = {}
+        by_slot: dict[worker_link.Slot, list] = {}
         for index, (sid, action) in enumerate(calls):
             session = self._sessions.get(sid)
             if session is None:
@@ -270,7 +286,7 @@ class SandboxPool:
                 results[index] = early
             else:
                 by_slot.setdefault(session.slot, []).append((index, sid, early))
-        slots = [self._slots[i] for i in sorted(by_slot)]
+        slots = sorted(by_slot, key=lambda slot: slot.index)
         for slot in slots:
             slot.lock.acquire()
         try:
@@ -305,18 +321,16 @@ class SandboxPool:
 
     def _run_steps(self, slots, by_slot, results) -> None:
         # Send every worker its batch first, then collect: the workers run in parallel.
-        step_ops = {slot.index: [("step", sid, action) for _, sid, action in by_slot[slot.index]]
-                    for slot in slots}
-        sent = {slot.index: self._send(slot, step_ops[slot.index]) for slot in slots}
+        step_ops = {slot: [("step", sid, action) for _, sid, action in by_slot[slot]] for slot in slots}
+        sent = {slot: worker_link.send(slot, step_ops[slot]) for slot in slots}
         for slot in slots:
-            items = by_slot[slot.index]
+            items = by_slot[slot]
 
             def on_reply(position, reply, items=items):
                 index, sid, action = items[position]
                 results[index] = self._record(sid, action, reply)
 
-            self._run_ops(slot, step_ops[slot.index], self.limits.call_deadline_s, on_reply,
-                          sent=sent[slot.index])
+            self._run_ops(slot, step_ops[slot], on_reply, sent=sent[slot])
 
     def _record(self, sid: str, action: str, reply) -> StepResult:
         session = self._sessions.get(sid)
@@ -355,54 +369,117 @@ class SandboxPool:
         return len(self._sessions)
 
     # ------------------------------------------------------------------ one-shot calls
-    def _one_shot(self, op: tuple, deadline_s: float):
-        self._check_open()
-        # Callers on several threads (the data stage's oracle checks) spread over the workers.
-        with self._lock:
-            slot = min(self._slots, key=lambda s: (s.one_shots, len(s.sessions), s.index))
-            slot.one_shots += 1
+    def _one_shot(self, source: str, op: tuple):
+        slot = self._tenant(source)
         try:
             with slot.lock:
-                reply = self._exchange(slot, [op], deadline_s)[0]
+                self._ready(slot)
+                reply = self._exchange(slot, [op])[0]
         finally:
-            with self._lock:
-                slot.one_shots -= 1
+            self._release(slot)
         if reply[0] != "ok":
             raise SandboxError(reply[1], reply[2])
         return reply[1]
 
-    def run_oracle(self, env_source: str, env_str: str) -> OracleResult:
-        """Run the env's `solve()` on a fresh instance, recording its tool calls."""
+    def run_oracle(self, env_source: str, env_str: str, step_only: bool = False) -> OracleResult:
+        """Run the env's `solve()` on a fresh instance, recording its tool calls. With
+        `step_only` (candidate oracles of synthesis), solve() runs in a worker of its own
+        against an object exposing only `step`, each step run on a session of the env: no
+        `locals()`, `gc` or closure walk can reach the instance's hidden state."""
+        if step_only:
+            return self._run_step_only_oracle(env_source, env_str)
         try:
-            result = self._one_shot(("oracle", env_source, env_str), self.limits.oracle_deadline_s)
+            result = self._one_shot(env_source, ("oracle", env_source, env_str))
         except SandboxError as exc:
             return OracleResult(0.0, 0, [], [], str(exc))
         return OracleResult(**result)
 
+    def _run_step_only_oracle(self, env_source: str, env_str: str) -> OracleResult:
+        try:
+            sid = self.open_session(env_source, env_str)
+        except SandboxError as exc:
+            return OracleResult(0.0, 0, [], [], str(exc))
+        actions, observations = [], []
+
+        def step(action_json: str) -> str:
+            result = self.step(sid, action_json)
+            if result.error is None:
+                actions.append(json.loads(action_json))
+                observations.append(result.observation)
+            return result.observation
+
+        slot = self._tenant(env_source, role="solver")
+        try:
+            with slot.lock:
+                self._ready(slot)
+                reply = self._solve_remote(slot, ("solve", env_source, env_str.split("@", 1)[0].strip()), step)
+        finally:
+            self._release(slot)
+            status = self.session_status(sid)
+            self.close_session(sid)
+        error = reply[1]["error"] if reply[0] == "ok" else f"{reply[1]}: {reply[2]}"
+        return OracleResult(status["reward"], status["step_count"], actions, observations, error)
+
+    def _solve_remote(self, slot: worker_link.Slot, op: tuple, step) -> tuple:
+        """Runs a "solve" op (slot lock held), answering its step requests with `step`. A
+        timeout or crash replaces the worker (a solver worker hosts no session)."""
+        deadline = time.monotonic() + self.limits.oracle_deadline_s
+        failure = ("fail", "crash", "the solver worker died")
+        if worker_link.send(slot, [op]):
+            while time.monotonic() < deadline:
+                try:
+                    if not slot.conn.poll(0.05):
+                        if slot.process.is_alive():
+                            continue
+                        break
+                    message = worker_link.loads(slot.conn.recv_bytes(worker_link.MAX_REPLY_BYTES))
+                except (EOFError, OSError, pickle.UnpicklingError):
+                    break
+                if (isinstance(message, tuple) and len(message) == 2 and message[0] == "step_request"
+                        and isinstance(message[1], str)):
+                    slot.conn.send_bytes(pickle.dumps(step(message[1]), protocol=pickle.HIGHEST_PROTOCOL))
+                    continue
+                replies: list = []
+                worker_link.matching(slot, message, replies, self.stats)
+                if replies:
+                    return checked_reply(op, replies[0], self.limits)
+            else:
+                failure = ("fail", "timeout", f"solve() did not finish within {self.limits.oracle_deadline_s:g} s")
+        worker_link.kill(slot)
+        return failure
+
     def call_function(self, env_source: str, function_name: str, *args):
         """Call a module-level function of the env file (e.g. generate(seed, difficulty))."""
-        return self._one_shot(("call", env_source, function_name, list(args)),
-                              self.limits.oracle_deadline_s)
+        return self._one_shot(env_source, ("call", env_source, function_name, list(args)))
 
     def get_ref_answer(self, env_source: str, env_str: str):
-        return self._one_shot(("ref", env_source, env_str), self.limits.oracle_deadline_s)
+        return self._one_shot(env_source, ("ref", env_source, env_str))
 
     # ------------------------------------------------------------------ lifecycle
     def worker_info(self) -> list[dict]:
-        return [dict(slot.info, sessions=len(slot.sessions), restarts=slot.restarts)
-                for slot in self._slots]
+        """One entry per live worker: its source's sha256 prefix, sessions, restarts, and what
+        confinement the kernel gave it."""
+        with self._lock:
+            slots = list(self._tenants.values())
+        return [dict(slot.info, source=slot.key[:16], sessions=len(slot.sessions), restarts=slot.restarts)
+                for slot in slots if slot.process is not None]
 
     def _check_open(self) -> None:
         if self._closed:
             raise RuntimeError("the SandboxPool is closed")
 
     def close(self) -> None:
-        if self._closed:
-            return
-        self._closed = True
-        for slot in self._slots:
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            slots = list(self._tenants.values()) + self._spares
+            self._tenants.clear()
+            self._idle.clear()
+            self._spares = []
+        for slot in slots:
             with slot.lock:
-                self._kill(slot)
+                worker_link.kill(slot)
         self._sessions.clear()
 
     def __enter__(self):

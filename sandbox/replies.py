@@ -97,6 +97,10 @@ def _ok_value(op: str, value, limits: SandboxLimits):
         if error is not None and not isinstance(error, str):
             raise BadResult(f"oracle error of type {type(error).__name__} is not a str")
         return dict(value, reward=_reward(value["reward"], limits), error=None if error is None else cut(error, limits))
+    if op == "solve":
+        if not isinstance(value, dict) or set(value) != {"error"} or not isinstance(value["error"], (str, type(None))):
+            raise BadResult(f"a solve reply must be {{'error': str | None}}, got {str(value)[:80]!r}")
+        return {"error": None if value["error"] is None else cut(value["error"], limits)}
     if op in ("call", "ref"):
         _size(value, limits.max_result_chars)
         return value

@@ -1,17 +1,18 @@
-"""The worker process: hosts many environment sessions and executes untrusted env code.
+"""The worker process: hosts the sessions of one environment source and executes its code.
 
-It is started by `sandbox.pool.SandboxPool` through `multiprocess` (forkserver/spawn, so it never
+It is started by `sandbox.pool.SandboxPool` through `multiprocess` (forkserver, so it never
 inherits the trainer's memory) and imports nothing but the stdlib and `sandbox`. Before running
-any env code it enters a fresh network namespace (when the OS allows), installs resource limits,
-moves into a private temp dir and installs an audit hook refusing sockets, new processes,
-signals, writes outside the temp dir, /proc of other processes and ctypes.
+any env code it confines itself in the kernel (`sandbox.isolation`: namespaces, an unprivileged
+uid, Landlock, seccomp), installs resource limits and moves into a private temp dir. It serves
+one environment source only, so env code can at worst corrupt its own sessions.
 
 Protocol (over one `Connection`): the parent sends a list of (request id, op); the worker answers
 them in order with (request id, reply) as soon as each is done (a few per message), so the parent
 can put a deadline on every op and match every reply to its request.
 Ops: ("open", sid, source, env_str, actions), ("step", sid, action_json), ("close", sid),
-("oracle", source, env_str), ("call", source, function_name, args), ("ref", source, env_str),
-("ping",). Answers: ("ok", payload) or ("fail", kind, message).
+("oracle", source, env_str), ("solve", source, class_name) (asks the parent for each step
+with ("step_request", action_json) and reads back the observation), ("call", source, function_name, args),
+("ref", source, env_str), ("ping",). Answers: ("ok", payload) or ("fail", kind, message).
 """
 
 import collections
@@ -25,15 +26,11 @@ import tempfile
 import time
 import traceback
 
-from sandbox import gymnasium_stub
+from sandbox import gymnasium_stub, isolation
 
 ENV_MODULE_NAME = "codegym_env"
 MODULE_CACHE_SIZE = 64
 _MAX_MESSAGE_CHARS = 100_000
-
-
-class _Refused(PermissionError):
-    pass
 
 
 class _SessionLost(Exception):
@@ -45,87 +42,18 @@ def _install_limits(limits) -> None:
     resource.setrlimit(resource.RLIMIT_FSIZE, (limits.file_size_bytes, limits.file_size_bytes))
     resource.setrlimit(resource.RLIMIT_NOFILE, (limits.open_files, limits.open_files))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    # Root ignores RLIMIT_NPROC; the audit hook refuses fork/exec/spawn regardless.
     resource.setrlimit(resource.RLIMIT_NPROC, (0, 0))
-
-
-def _grant_cpu(seconds: int) -> None:
-    """Let the next call use `seconds` more CPU; SIGXCPU (fatal) beyond that."""
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    used = int(usage.ru_utime + usage.ru_stime) + 1
-    resource.setrlimit(resource.RLIMIT_CPU, (used + seconds, resource.RLIM_INFINITY))
-
-
-_BLOCKED_EVENTS = frozenset({
-    "socket.__new__", "socket.connect", "socket.bind", "socket.sendto", "socket.sendmsg",
-    "socket.getaddrinfo", "socket.gethostbyname", "socket.gethostbyaddr", "socket.socketpair",
-    "subprocess.Popen", "os.system", "os.fork", "os.forkpty", "os.exec", "os.posix_spawn",
-    "os.spawn", "os.startfile", "pty.spawn", "os.kill", "os.killpg", "signal.pthread_kill",
-    "ctypes.dlopen", "ctypes.dlsym", "ctypes.cdata", "ctypes.call_function",
-    "os.setuid", "os.chroot", "os.unshare", "os.setns",
-    "mmap.__new__",
-})
-_WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
-_PATH_CHANGING_EVENTS = frozenset({
-    "os.remove", "os.rename", "os.rmdir", "os.mkdir", "os.chmod", "os.chown", "os.link",
-    "os.symlink", "os.truncate", "os.utime", "shutil.rmtree", "shutil.move", "shutil.copyfile",
-})
-
-
-def _make_audit_hook(tmpdir: str, grant_cpu_code):
-    tmp_prefix = os.path.realpath(tmpdir) + os.sep
-    own_proc = (f"/proc/{os.getpid()}/", "/proc/self/", "/proc/thread-self/")
-
-    def inside_tmp(path) -> bool:
-        if isinstance(path, int):
-            return False
-        try:
-            real = os.path.realpath(os.fsdecode(path))
-        except (TypeError, ValueError):
-            return False
-        return real.startswith(tmp_prefix)
-
-    def hook(event, args):
-        if event in _BLOCKED_EVENTS:
-            raise _Refused(f"sandbox: {event} is not allowed in environment code")
-        if event == "open":
-            path, mode, flags = args
-            writes = (isinstance(mode, str) and any(c in mode for c in "wax+")) or (
-                mode is None and isinstance(flags, int) and flags & _WRITE_FLAGS)
-            if writes and not inside_tmp(path):
-                raise _Refused(f"sandbox: writing {path!r} outside the session temp dir is not allowed")
-            if isinstance(path, (str, bytes)):
-                text = os.fsdecode(path)
-                if text.startswith("/proc/") and not text.startswith(own_proc):
-                    raise _Refused(f"sandbox: reading {text!r} is not allowed")
-        elif event in _PATH_CHANGING_EVENTS:
-            paths = [a for a in args if isinstance(a, (str, bytes, os.PathLike))]
-            if not all(inside_tmp(p) for p in paths):
-                raise _Refused(f"sandbox: {event}{tuple(paths)!r} outside the session temp dir is not allowed")
-        elif event == "resource.setrlimit":
-            if sys._getframe(1).f_code is not grant_cpu_code:
-                raise _Refused("sandbox: changing resource limits is not allowed")
-
-    return hook
-
-
-def _isolate_network(limits) -> str:
-    if not limits.network_namespace:
-        return "audit-hook"
-    for flags in (os.CLONE_NEWNET, os.CLONE_NEWUSER | os.CLONE_NEWNET):
-        try:
-            os.unshare(flags)
-            return "netns+audit-hook"
-        except (OSError, AttributeError):
-            continue
-    return "audit-hook"
+    # Set once: the seccomp filter refuses setrlimit, so env code cannot raise it either.
+    cpu = limits.cpu_seconds_per_worker
+    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
 
 
 class _Host:
     """Sessions and loaded env modules of one worker."""
 
-    def __init__(self, limits):
+    def __init__(self, limits, conn=None):
         self.limits = limits
+        self.conn = conn  # for solve(): its steps are asked of the parent
         self.modules = collections.OrderedDict()  # sha256(source) -> module namespace, LRU
         self.sessions = {}  # sid -> [env, source, env_str, accepted actions]
 
@@ -135,11 +63,6 @@ class _Host:
         if namespace is not None:
             self.modules.move_to_end(key)
         else:
-            if "gymnasium" not in sys.modules:
-                try:
-                    import gymnasium  # noqa: F401  (the real one, when installed)
-                except ImportError:
-                    sys.modules["gymnasium"] = gymnasium_stub.make_module()
             namespace = {"__name__": ENV_MODULE_NAME, "__builtins__": __builtins__}
             exec(compile(source, "<env>", "exec"), namespace)
             self.modules[key] = namespace
@@ -218,6 +141,19 @@ class _Host:
         return {"reward": float(env.reward), "steps": int(getattr(env, "step_count", len(actions))),
                 "actions": actions, "observations": [str(o) for o in observations], "error": error}
 
+    def solve(self, source, class_name):
+        """Runs the class's solve() on an object holding nothing but `step`, in a process that
+        holds no instance of the env: each step is run by the parent on a session elsewhere."""
+        cls = self.module(source).get(class_name)
+        if not isinstance(cls, type) or not callable(getattr(cls, "solve", None)):
+            raise LookupError(f"env source defines no class {class_name!r} with a solve() method")
+        error = None
+        try:
+            cls.solve(_StepOnly(self.conn))
+        except Exception as exc:  # the candidate's own bug, reported like an oracle's
+            error = f"{type(exc).__name__}: {exc}"
+        return {"error": error}
+
     def call(self, source, function_name, args):
         function = self.module(source).get(function_name)
         if not callable(function):
@@ -235,6 +171,20 @@ class _Host:
             return repr(answer)
 
 
+class _StepOnly:
+    """What a candidate solve() gets as `self`: `step(action_json) -> (True, observation)`."""
+
+    __slots__ = ("_conn",)
+
+    def __init__(self, conn):
+        self._conn = conn
+
+    def step(self, action):
+        text = action if isinstance(action, str) else json.dumps(action)
+        self._conn.send_bytes(pickle.dumps(("step_request", text), protocol=pickle.HIGHEST_PROTOCOL))
+        return True, pickle.loads(self._conn.recv_bytes())
+
+
 def _describe(exc: BaseException) -> tuple[str, str]:
     if isinstance(exc, MemoryError):
         return "memory", "MemoryError: the call exceeded the memory limit"
@@ -246,8 +196,8 @@ def _describe(exc: BaseException) -> tuple[str, str]:
         return "load_error", f"SyntaxError: {exc.msg} (line {exc.lineno})"
     if isinstance(exc, ImportError):
         return "load_error", f"{type(exc).__name__}: {exc}"
-    if isinstance(exc, _Refused):
-        return "refused", str(exc)
+    if isinstance(exc, PermissionError):  # what the kernel refused (Landlock, seccomp, the uid)
+        return "refused", f"PermissionError: {exc} (refused by the sandbox)"
     if isinstance(exc, _SessionLost):
         return "session_lost", str(exc)
     last = traceback.extract_tb(exc.__traceback__)[-1:] if exc.__traceback__ else []
@@ -256,6 +206,10 @@ def _describe(exc: BaseException) -> tuple[str, str]:
     # Not sent whole: a message of hundreds of MB would only be cut by the parent anyway.
     text = text[:_MAX_MESSAGE_CHARS] + (" [cut]" if len(text) > _MAX_MESSAGE_CHARS else "")
     return "env_exception", f"{type(exc).__name__}: {text}{where}"
+
+
+def _details(report: dict) -> str:
+    return "; ".join(f"{k}: {v}" for k, v in report.items() if k.endswith("error") or k.endswith("errors"))
 
 
 def _send(conn, replies: list) -> None:
@@ -276,29 +230,55 @@ def _send(conn, replies: list) -> None:
 FLUSH_AFTER_S = 0.02  # long batches report partial progress this often
 
 
-def serve(conn, limits, progress) -> None:
-    """Worker main loop (the multiprocess target). `progress.value` = index of the running op."""
-    isolation = _isolate_network(limits)
+def _confine(conn, limits) -> dict:
+    """Everything the kernel can enforce, before any env code runs (see sandbox.isolation)."""
+    report: dict = {}
     tmpdir = tempfile.mkdtemp(prefix="codegym-sandbox-")
+    report["tmpdir"] = tmpdir
+    isolation.enter_namespaces(report, keep_fds=(conn.fileno(),))
+    isolation.drop_privileges(report, [tmpdir])
+    isolation.die_with_reaper(report)
     os.chdir(tmpdir)
-    os.environ["TMPDIR"] = tmpdir
+    isolation.scrub_environment({"TMPDIR": tmpdir, "HOME": tmpdir, "LANG": "C.UTF-8"})
     tempfile.tempdir = tmpdir
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 1)  # env code printing must not flood the trainer's terminal
+    os.dup2(devnull, 2)
     os.close(devnull)
     _install_limits(limits)
-    sys.addaudithook(_make_audit_hook(tmpdir, _grant_cpu.__code__))
-    host = _Host(limits)
-    _send(conn, ("ok", {"pid": os.getpid(), "tmpdir": tmpdir, "isolation": isolation}))
+    if "gymnasium" not in sys.modules:  # before Landlock: the real one may live anywhere
+        try:
+            import gymnasium  # noqa: F401
+        except ImportError:
+            sys.modules["gymnasium"] = gymnasium_stub.make_module()
+    isolation.apply_landlock(report, isolation.readable_roots(), [tmpdir])
+    isolation.apply_seccomp(report)
+    report["missing"] = isolation.missing(report)
+    return report
+
+
+def serve(conn, limits, progress) -> None:
+    """Worker main loop (the multiprocess target). `progress.value` = index of the running op."""
+    try:
+        report = _confine(conn, limits)
+    except BaseException as exc:  # the parent raises with this message
+        _send(conn, ("fail", f"{type(exc).__name__}: {exc}"))
+        return
+    report["pid"] = os.getpid()
+    if report["missing"] and not limits.accept_weaker_isolation:
+        _send(conn, ("fail", f"the kernel did not give {', '.join(report['missing'])}; "
+                             f"refusing to run untrusted code ({_details(report)})"))
+        return
+    host = _Host(limits, conn)
+    _send(conn, ("ok", report))
     handlers = {"open": host.open, "step": host.step, "oracle": host.oracle,
-                "call": host.call, "ref": host.ref}
+                "solve": host.solve, "call": host.call, "ref": host.ref}
     clock = time.monotonic
     while True:
         try:
             ops = pickle.loads(conn.recv_bytes())
         except (EOFError, OSError):
             return
-        _grant_cpu(limits.cpu_seconds_per_call + len(ops) // 1000)
         replies, last_flush = [], clock()
         for index, (request_id, op) in enumerate(ops):
             progress.value = index

@@ -47,7 +47,7 @@ def build_recordings(per_difficulty: int) -> list[dict]:
     tests = rec.count_primes_tests()
     found = rec.good_env_recordings("count_primes", rec.count_primes_variant("good"), tests,
                                     [rec.COUNT_PRIMES_SOLVE_OFF_BY_ONE, rec.COUNT_PRIMES_SOLVE])
-    with SandboxPool(num_workers=1) as pool:
+    with SandboxPool() as pool:
         for problem_id, file_name in LIBRARY_FOR_PROBLEM.items():
             source = rec.library_source(file_name)
             found += rec.good_env_recordings(problem_id, source, rec.generated_tests(pool, source, per_difficulty),

@@ -36,7 +36,7 @@ def source(name):
 
 @pytest.fixture(scope="module")
 def pool():
-    with SandboxPool(num_workers=2, limits=SandboxLimits(max_steps=40)) as p:
+    with SandboxPool(limits=SandboxLimits(max_steps=40)) as p:
         yield p
 
 

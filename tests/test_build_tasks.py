@@ -13,7 +13,7 @@ from sandbox.pool import SandboxPool
 
 @pytest.fixture(scope="module")
 def pool():
-    with SandboxPool(num_workers=2) as p:
+    with SandboxPool() as p:
         yield p
 
 

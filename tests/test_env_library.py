@@ -26,7 +26,7 @@ def test_library_has_at_least_forty_environments():
 
 @pytest.fixture(scope="module")
 def pool():
-    with SandboxPool(num_workers=2) as p:
+    with SandboxPool() as p:
         yield p
 
 

@@ -112,7 +112,7 @@ def library_tasks(pool, names, seeds):
 def test_evaluate_scores_an_oracle_policy_fully_and_a_babbler_zero():
     tokenizer = tokenizer_lib.load(tokenizer_lib.SHIPPED_DIR)
     cfg = EpisodeConfig(tool_docs="compact", max_total_tokens=4096, max_tool_calls=64)
-    with SandboxPool(num_workers=2) as pool:
+    with SandboxPool() as pool:
         tasks = library_tasks(pool, ["MaxSubarrayEnv", "MergeIntervalsEnv", "JumpGameEnv"], [0])
         scripts = {t.task_description: pool.run_oracle(t.read_source(), t.env_str).actions for t in tasks}
         seen = []

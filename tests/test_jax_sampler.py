@@ -230,7 +230,7 @@ def test_agent_loop_trajectories_carry_the_learners_logprobs(vocabulary):
 
     library = os.path.join(os.path.dirname(__file__), "..", "codegym_jax", "envs", "library")
     episode_cfg = EpisodeConfig(max_tool_calls=3, max_new_tokens_per_turn=24, max_total_tokens=2048)
-    with SandboxPool(num_workers=1) as pool, JaxSampler(cfg, params, max_batch=4, max_len=2048) as sampler:
+    with SandboxPool() as pool, JaxSampler(cfg, params, max_batch=4, max_len=2048) as sampler:
         tasks = []
         for seed, name in enumerate(["jump_game_env.py", "valid_palindrome_env.py"]):
             with open(os.path.join(library, name)) as f:

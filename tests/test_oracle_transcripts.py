@@ -26,7 +26,7 @@ def tokenizer(request):
 
 @pytest.fixture(scope="module")
 def pool():
-    with SandboxPool(num_workers=2) as p:
+    with SandboxPool() as p:
         yield p
 
 

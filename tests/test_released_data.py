@@ -30,7 +30,7 @@ CONFIG = ROOT / "experiments" / "configs" / "tiny_cpu_released.py"
 
 @pytest.fixture(scope="module")
 def pool():
-    with SandboxPool(num_workers=2) as p:
+    with SandboxPool() as p:
         yield p
 
 

@@ -66,7 +66,7 @@ class HostileEnv:
 
 @pytest.fixture(scope="module")
 def pool():
-    with SandboxPool(num_workers=1, limits=SandboxLimits(call_deadline_s=20.0, oracle_deadline_s=30.0)) as p:
+    with SandboxPool(limits=SandboxLimits(call_deadline_s=20.0, oracle_deadline_s=30.0)) as p:
         yield p
 
 
@@ -108,7 +108,7 @@ def test_a_200_mb_exception_message_is_cut(pool):
 
 
 def test_function_results_are_bounded_and_never_expanded():
-    with SandboxPool(num_workers=1) as own:  # the second call leaves its worker's json patched
+    with SandboxPool() as own:  # the second call leaves its worker's json patched
         with pytest.raises(SandboxError, match="bad_result: .*more than 10,000,000 characters written out"):
             own.call_function(HOSTILE_ENV, "generate", 0, "huge")
         with pytest.raises(SandboxError, match="bad_result: .*more than 10,000,000 characters written out"):

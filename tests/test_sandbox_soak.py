@@ -16,7 +16,7 @@ STEPS = 50
 def test_soak_with_crashing_workers():
     rng = random.Random(0)
     limits = SandboxLimits(max_steps=STEPS + 1, call_deadline_s=1.0, oracle_deadline_s=60.0)
-    with SandboxPool(num_workers=2, limits=limits) as pool:
+    with SandboxPool(limits=limits) as pool:
         sids = [pool.open_session(COUNTER_ENV, counter_env_str(i)) for i in range(SESSIONS)]
         expected = {sid: [] for sid in sids}
         crash_rounds = set(rng.sample(range(STEPS), 6))

@@ -19,11 +19,12 @@ from codegym_jax.jsonl import read_jsonl
 from codegym_jax.synthesis import __main__ as cli
 from codegym_jax.synthesis.config import SynthesisConfig
 from codegym_jax.synthesis.llm_client import ChatClient, LLMError
-from codegym_jax.synthesis.oracles import attach_solve
+from codegym_jax.synthesis.oracles import attach_solve, check_candidate
 from codegym_jax.synthesis.pipeline import filter_env
 from codegym_jax.synthesis.prompts import sections
 from codegym_jax.synthesis.unit_tests import REFERENCE_FUNCTION, parse_unit_tests
 from openai_replay_server import ReplayServer
+from sandbox.pool import SandboxPool
 import synthesis_recordings as rec
 
 MESSAGES = [{"role": "user", "content": "Problem ID: p1\nStage: environment\nhello"}]
@@ -168,3 +169,32 @@ def test_an_oracle_that_peeks_is_refused_though_it_earns_reward_one():
             attach_solve("class E:\n    pass\n", "E", source)
     with pytest.raises(ValueError, match="takes no self"):
         attach_solve("class E:\n    pass\n", "E", "def solve():\n    return 1\n")
+
+
+LOCALS_PEEK = '''def solve(self):
+    call = lambda name, **p: self.step(json.dumps({"name": name, "parameters": p}))[1]
+    call("Observe")
+    env = locals()["self"]
+    return call("Done", answer=type(env).get_ref_answer(env))
+'''
+
+
+def test_a_candidate_that_reaches_self_another_way_finds_no_hidden_state():
+    """`locals()["self"]` passes the static check; run against an object exposing only `step`,
+    in a worker holding no instance, it finds nothing to read. Run the old way, on the
+    instance, the same candidate earns reward 1."""
+    with open(shortcut.__file__) as f:
+        env_source = f.read()
+    env_str = 'LongestCommonPrefixShortcutEnv@{"strings": ["gk", "gm"], "route": "fold"}'
+    peeking = attach_solve(env_source, "LongestCommonPrefixShortcutEnv", LOCALS_PEEK)
+    honest = attach_solve(env_source, "LongestCommonPrefixShortcutEnv",
+                          textwrap.dedent(inspect.getsource(scan.LongestCommonPrefixEnv.solve)))
+    with SandboxPool() as pool:
+        assert pool.run_oracle(peeking, env_str).reward == 1.0  # on the instance: it cheats
+        failure, steps = check_candidate(pool, peeking, [env_str])
+        assert failure is not None and "AttributeError" in failure and steps == []
+        result = pool.run_oracle(honest, env_str, step_only=True)
+        assert (result.error, result.reward) == (None, 1.0)
+        assert result.steps == len(result.actions) == len(result.observations) >= 3
+        assert result.actions[0] == {"name": "Observe", "parameters": {}}
+        assert check_candidate(pool, honest, [env_str]) == (None, [result.steps])

@@ -108,7 +108,7 @@ def test_default_training_strings_spell_one_token_per_letter():
     tokenizer = tk.load(str(BASE_DIR))
     assert _answer_tokens(tokenizer, "ace") == (["ace"], ["ace"])  # over a-f the BPE does merge
     files = library_env_files()
-    with SandboxPool(num_workers=1) as pool:
+    with SandboxPool() as pool:
         env_strs = [pool.call_function(files[name].read_text(encoding="utf-8"), "generate", seed, difficulty)
                     for name in env_names for difficulty in DIFFICULTIES for seed in range(40)]
     strings = {text for env_str in env_strs for text in parse_env_str(env_str)[1]["strings"]}

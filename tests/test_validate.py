@@ -36,7 +36,7 @@ def upstream_dir(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def pool():
-    with SandboxPool(num_workers=1) as p:
+    with SandboxPool() as p:
         yield p
 
 

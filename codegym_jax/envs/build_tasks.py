@@ -176,7 +176,7 @@ def main(argv: list[str] | None = None) -> int:
         heldout=tuple(h for h in args.heldout.split(",") if h),
     )
     files = library_env_files(args.env_dir) if args.env_dir else library_env_files()
-    with SandboxPool(num_workers=args.workers) as pool:
+    with SandboxPool() as pool:
         tasks = build_tasks(pool, files, opts, parallel_jobs=args.workers)
     for split, path in write_task_files(args.out, tasks).items():
         print(f"{split}: {len(tasks[split])} tasks -> {path}")

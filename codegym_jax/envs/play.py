@@ -208,7 +208,7 @@ def main(argv=None) -> None:
         check_env_class(source, env_file, env_name)
     else:
         source, env_str = read_env_file(args.env_file), args.env_str
-    with SandboxPool(num_workers=1) as pool:
+    with SandboxPool() as pool:
         try:
             if env_str is None:
                 seed = 0 if args.seed is None else args.seed

@@ -292,7 +292,7 @@ def parse_args(argv):
 
 def main(argv=None):
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    with SandboxPool(num_workers=1, limits=SandboxLimits()) as pool:
+    with SandboxPool(limits=SandboxLimits()) as pool:
         reports = validate_dir(pool, args.env_dir, args.instances, args.difficulties,
                                records=args.records, first_seed=args.first_seed)
     columns = args.difficulties

@@ -153,7 +153,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     from sandbox.pool import SandboxPool
 
-    with SandboxPool(num_workers=2) as pool:
+    with SandboxPool() as pool:
         texts = project_texts() + transcript_texts(pool)
     tokenizer = build_bpe_tokenizer(texts, args.vocab_size)
     save(tokenizer, args.out)

@@ -40,7 +40,9 @@ def check_candidate(pool, source: str, env_strs: list[str]) -> tuple[str | None,
     """(failure or None, oracle steps per test): accepted only with reward 1 on every test."""
     steps = []
     for env_str in env_strs:
-        result = pool.run_oracle(source, env_str)
+        # In a worker of its own, against an object exposing only `step`: a candidate that
+        # reaches hidden state some way the static check above misses finds none there.
+        result = pool.run_oracle(source, env_str, step_only=True)
         if result.error or result.reward != 1.0:
             why = result.error or f"reward {result.reward}"
             return f"{env_str[:60]}: {why[:160]}", steps

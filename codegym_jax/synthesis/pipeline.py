@@ -196,8 +196,8 @@ async def run_pipeline(problems: list[dict], out_dir: str, config: SynthesisConf
     test_limits = dataclasses.replace(SandboxLimits(), call_deadline_s=config.test_deadline_s,
                                       oracle_deadline_s=config.test_deadline_s,
                                       address_space_bytes=config.test_memory_bytes)
-    with SandboxPool(num_workers=config.workers) as pool, \
-            SandboxPool(num_workers=config.workers, limits=test_limits) as test_pool:
+    with SandboxPool() as pool, \
+            SandboxPool(limits=test_limits) as test_pool:
         ok = lambda records: [r for r in records if r["ok"]]
         envs = ok(await _run_stage(out_dir, "env_generation", problems, lambda p: generate_env(client, p)))
         checked = ok(await _run_stage(out_dir, "checks", envs,

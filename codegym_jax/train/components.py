@@ -109,16 +109,16 @@ def open_sandbox(config: ExperimentConfig) -> Iterator[Any]:
         finally:
             client.close()
         return
-    with SandboxPool(num_workers=s.num_workers, limits=s.limits) as pool:
+    with SandboxPool(limits=s.limits) as pool:
         yield pool
 
 
 def sandbox_parallelism(config: ExperimentConfig, sandbox) -> int:
-    """How many calls `sandbox` (from `open_sandbox`) runs at once: the pool's workers, or the
-    env servers' workers together."""
+    """How many calls `sandbox` (from `open_sandbox`) runs at once: `sandbox.num_workers` for the
+    local pool, or the env servers' CPUs together."""
     urls = config.sandbox.server_urls
     if urls:
-        return max(1, sum(int(sandbox.health(i)["workers"]) for i in range(len(urls))))
+        return max(1, sum(int(sandbox.health(i)["parallelism"]) for i in range(len(urls))))
     return config.sandbox.num_workers
 
 

@@ -93,6 +93,8 @@ class RolloutConfig:
 class SandboxConfig:
     """The process pool that runs untrusted environment code."""
 
+    # Sandbox calls run at once by the data stage (its threads); the pool itself starts one
+    # worker process per environment source (SandboxLimits.max_workers at most).
     num_workers: int = 2
     # Per-worker resource limits, call deadlines and the per-episode tool-call backstop.
     limits: SandboxLimits = SandboxLimits()
