@@ -1,6 +1,10 @@
 """Kernel-enforced confinement of one sandbox worker process, applied before any env code runs.
 
 `confine` is called in the freshly forked worker (never in the parent). In order:
+0. Every inherited file descriptor but the worker's pipe is closed, and stdin/stdout/stderr
+   point at /dev/null: env code cannot write to the trainer's terminal or to the pipes of the
+   process-manager helpers (the resource tracker runs as root), and no leftover process holds
+   the trainer's pipes open past its exit.
 1. New PID, network, IPC and UTS namespaces (plus a user namespace when not root, and a mount
    namespace as root), then one more fork: the worker is PID 1 of its own PID namespace, so
    every process it could make dies with it, and it cannot name any process outside. The
@@ -62,6 +66,28 @@ def _check(result: int, what: str) -> int:
         code = ctypes.get_errno()
         raise OSError(code, f"{what}: {os.strerror(code)}")
     return result
+
+
+# ---------------------------------------------------------------- file descriptors
+def close_inherited_fds(report: dict, keep_fds: tuple) -> None:
+    """stdin/stdout/stderr onto /dev/null; every other descriptor but `keep_fds` closed."""
+    devnull = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        if devnull != fd:
+            os.dup2(devnull, fd)
+    low = 3
+    for keep in sorted(set(keep_fds) | {devnull}):
+        if keep >= low:
+            os.closerange(low, keep)
+            low = keep + 1
+    os.closerange(low, os.sysconf("SC_OPEN_MAX"))
+    if devnull > 2:
+        os.close(devnull)
+    listing = os.open("/proc/self/fd", os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        report["open_fds"] = sorted(int(name) for name in os.listdir(listing) if int(name) != listing)
+    finally:
+        os.close(listing)
 
 
 # ---------------------------------------------------------------- namespaces

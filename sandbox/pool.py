@@ -22,6 +22,7 @@ import itertools
 import json
 import pickle
 import secrets
+import sys
 import threading
 import time
 import warnings
@@ -63,7 +64,7 @@ class SandboxPool:
         self.stats = {"steps": 0, "failed_calls": 0, "worker_starts": 0, "worker_restarts": 0,
                       "workers_evicted": 0, "replayed_sessions": 0, "unmatched_replies": 0}
         self._spares: list[worker_link.Slot] = []  # started and confined, not yet given a source
-        self._refilling = False
+        self._refiller: threading.Thread | None = None  # starts spares in the background
         # Start one worker now: a kernel that cannot confine it fails here, naming what it lacks.
         self.isolation = self._probe()
 
@@ -113,10 +114,10 @@ class SandboxPool:
     def _refill_spares(self) -> None:
         """Starts workers in the background until `spare_workers` wait (pool lock held): a
         session of a new source then starts without waiting for a worker to confine itself."""
-        if self._refilling or len(self._spares) >= self.limits.spare_workers:
+        if self._refiller is not None or len(self._spares) >= self.limits.spare_workers:
             return
-        self._refilling = True
-        threading.Thread(target=self._refill_loop, daemon=True, name="sandbox-spares").start()
+        self._refiller = threading.Thread(target=self._refill_loop, daemon=True, name="sandbox-spares")
+        self._refiller.start()
 
     def _refill_loop(self) -> None:
         try:
@@ -137,7 +138,7 @@ class SandboxPool:
                 return
         finally:
             with self._lock:
-                self._refilling = False
+                self._refiller = None
 
     def _evict_oldest(self) -> worker_link.Slot:
         """Removes the least recently used idle worker from the pool (pool lock held)."""
@@ -473,6 +474,13 @@ class SandboxPool:
             if self._closed:
                 return
             self._closed = True
+            refiller = self._refiller
+        # A worker the refiller is starting is killed by it; waiting for that keeps it from
+        # outliving the pool when the interpreter exits (it would hold the pool's pipes open).
+        # (At interpreter exit daemon threads are frozen: joining would never return.)
+        if refiller is not None and refiller is not threading.current_thread() and not sys.is_finalizing():
+            refiller.join(worker_link.START_TIMEOUT_S + 10.0)
+        with self._lock:
             slots = list(self._tenants.values()) + self._spares
             self._tenants.clear()
             self._idle.clear()

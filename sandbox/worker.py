@@ -235,16 +235,13 @@ def _confine(conn, limits) -> dict:
     report: dict = {}
     tmpdir = tempfile.mkdtemp(prefix="codegym-sandbox-")
     report["tmpdir"] = tmpdir
+    isolation.close_inherited_fds(report, keep_fds=(conn.fileno(),))
     isolation.enter_namespaces(report, keep_fds=(conn.fileno(),))
     isolation.drop_privileges(report, [tmpdir])
     isolation.die_with_reaper(report)
     os.chdir(tmpdir)
     isolation.scrub_environment({"TMPDIR": tmpdir, "HOME": tmpdir, "LANG": "C.UTF-8"})
     tempfile.tempdir = tmpdir
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, 1)  # env code printing must not flood the trainer's terminal
-    os.dup2(devnull, 2)
-    os.close(devnull)
     _install_limits(limits)
     if "gymnasium" not in sys.modules:  # before Landlock: the real one may live anywhere
         try:

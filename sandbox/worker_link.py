@@ -17,6 +17,7 @@ from multiprocess import forkserver, popen_forkserver, reduction, spawn, util
 from sandbox import worker as worker_module
 
 MAX_REPLY_BYTES = 1 << 30  # a larger message from a worker is hostile: the worker is replaced
+START_TIMEOUT_S = 60.0  # a worker not confined and ready by then has failed to start
 
 
 class _PlainUnpickler(pickle.Unpickler):
@@ -87,8 +88,8 @@ def start(slot: Slot, context, limits) -> None:
     process.start()
     child_conn.close()
     try:
-        if not parent_conn.poll(60.0):
-            raise RuntimeError("it did not start within 60 s")
+        if not parent_conn.poll(START_TIMEOUT_S):
+            raise RuntimeError(f"it did not start within {START_TIMEOUT_S:.0f} s")
         status, info = loads(parent_conn.recv_bytes())
         if status != "ok":
             raise RuntimeError(f"it refused to start: {info}")

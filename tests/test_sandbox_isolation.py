@@ -247,6 +247,38 @@ def test_nothing_outlives_the_pool():
     assert not [p for p in reapers + workers if _live(p)]
 
 
+def _descriptors(pid: int) -> dict[int, str]:
+    return {int(fd): os.readlink(f"/proc/{pid}/fd/{fd}") for fd in os.listdir(f"/proc/{pid}/fd")}
+
+
+def test_workers_hold_no_inherited_descriptor(pool):
+    """Only the pipe to the pool: not the trainer's stdout (a leftover process would keep a
+    caller waiting for its end), not the multiprocess helpers' pipes."""
+    pool.close_session(pool.open_session(COUNTER_ENV, counter_env_str(1)))
+    reapers = [slot.process.pid for slot in list(pool._tenants.values()) + pool._spares]
+    assert reapers
+    for reaper in reapers:
+        assert _descriptors(reaper) == {0: "/dev/null", 1: "/dev/null", 2: "/dev/null"}
+        (worker,) = _children(reaper)
+        held = _descriptors(worker)
+        assert [held.pop(fd) for fd in (0, 1, 2)] == ["/dev/null"] * 3
+        assert len(held) == 1 and next(iter(held.values())).startswith("socket:"), held
+
+
+def _forkserver_children() -> set[int]:
+    from multiprocess import forkserver
+    return {pid for pid in _children(forkserver._forkserver._forkserver_pid) if _live(pid)}
+
+
+def test_closing_while_spares_start_leaves_no_worker():
+    SandboxPool(limits=LIMITS).close()  # the zygote is running before the count below
+    before = _forkserver_children()
+    for _ in range(3):
+        own = SandboxPool(limits=LIMITS)  # its background thread is starting the spares
+        own.close()
+        assert _forkserver_children() <= before
+
+
 def test_attacks_over_http_stay_in_their_session(pool, canary):
     server = EnvServer(pool, max_inflight=64)
     threading.Thread(target=server.serve_forever, daemon=True).start()
