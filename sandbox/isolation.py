@@ -69,25 +69,19 @@ def _check(result: int, what: str) -> int:
 
 
 # ---------------------------------------------------------------- file descriptors
-def close_inherited_fds(report: dict, keep_fds: tuple) -> None:
+def close_inherited_fds(keep_fds: tuple) -> None:
     """stdin/stdout/stderr onto /dev/null; every other descriptor but `keep_fds` closed."""
     devnull = os.open(os.devnull, os.O_RDWR)
     for fd in (0, 1, 2):
         if devnull != fd:
             os.dup2(devnull, fd)
-    low = 3
-    for keep in sorted(set(keep_fds) | {devnull}):
-        if keep >= low:
-            os.closerange(low, keep)
-            low = keep + 1
-    os.closerange(low, os.sysconf("SC_OPEN_MAX"))
     if devnull > 2:
         os.close(devnull)
-    listing = os.open("/proc/self/fd", os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        report["open_fds"] = sorted(int(name) for name in os.listdir(listing) if int(name) != listing)
-    finally:
-        os.close(listing)
+    low = 3
+    for keep in sorted(keep_fds):
+        os.closerange(low, keep)
+        low = max(low, keep + 1)
+    os.closerange(low, os.sysconf("SC_OPEN_MAX"))
 
 
 # ---------------------------------------------------------------- namespaces

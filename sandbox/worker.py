@@ -235,7 +235,7 @@ def _confine(conn, limits) -> dict:
     report: dict = {}
     tmpdir = tempfile.mkdtemp(prefix="codegym-sandbox-")
     report["tmpdir"] = tmpdir
-    isolation.close_inherited_fds(report, keep_fds=(conn.fileno(),))
+    isolation.close_inherited_fds(keep_fds=(conn.fileno(),))
     isolation.enter_namespaces(report, keep_fds=(conn.fileno(),))
     isolation.drop_privileges(report, [tmpdir])
     isolation.die_with_reaper(report)
