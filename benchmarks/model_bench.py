@@ -16,6 +16,7 @@ import numpy as np
 
 from codegym_jax.models import hf_io, qwen
 from codegym_jax.models.config import DecoderConfig
+from codegym_jax.rl import logprobs
 
 TINY = DecoderConfig(vocab_size=4096, hidden_size=256, intermediate_size=704, num_layers=4,
                    num_heads=8, num_kv_heads=2, head_dim=32)
@@ -28,22 +29,29 @@ PEAK_FLOPS = {"H100": 989e12, "H200": 989e12, "A100": 312e12}
 
 
 def loss_fn(params, cfg, tokens):
+    """Mean next-token cross-entropy, through the learner's own log-prob path."""
     positions = jnp.broadcast_to(jnp.arange(tokens.shape[1]), tokens.shape)
-    logits, _ = qwen.forward(params, cfg, tokens, positions)
-    logp = jax.nn.log_softmax(logits[:, :-1].astype(jnp.float32))
-    return -jnp.mean(jnp.take_along_axis(logp, tokens[:, 1:, None], axis=-1))
+    hidden, _ = qwen.forward_hidden(params, cfg, tokens[:, :-1], positions[:, :-1])
+    logp, _ = logprobs.chunked_logprobs(hidden, qwen.unembed_matrix(params, cfg), tokens[:, 1:])
+    return -jnp.mean(logp)
+
+
+def median_step_s(step, iters):
+    """Median wall time of `iters` calls after one warm-up call; step() blocks on its result."""
+    step()
+    times = []
+    for _ in range(iters):
+        start = time.perf_counter()
+        step()
+        times.append(time.perf_counter() - start)
+    return float(np.median(times))
 
 
 def time_ours(cfg, batch, seq, iters):
     params = qwen.init_params(cfg, jax.random.key(0))
     tokens = jnp.asarray(np.random.default_rng(0).integers(0, cfg.vocab_size, (batch, seq)), jnp.int32)
     grad_fn = jax.jit(jax.value_and_grad(functools.partial(loss_fn, cfg=cfg)))
-    jax.block_until_ready(grad_fn(params, tokens=tokens))
-    start = time.perf_counter()
-    for _ in range(iters):
-        out = grad_fn(params, tokens=tokens)
-    jax.block_until_ready(out)
-    return (time.perf_counter() - start) / iters, params
+    return median_step_s(lambda: jax.block_until_ready(grad_fn(params, tokens=tokens)), iters), params
 
 
 def time_torch(cfg, params, batch, seq, iters):
@@ -62,11 +70,7 @@ def time_torch(cfg, params, batch, seq, iters):
         out = model(input_ids=tokens, labels=tokens)
         out.loss.backward()
 
-    step()
-    start = time.perf_counter()
-    for _ in range(iters):
-        step()
-    return (time.perf_counter() - start) / iters
+    return median_step_s(step, iters)
 
 
 def train_flops_per_token(cfg: DecoderConfig, seq: int) -> float:
@@ -83,7 +87,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--seq", type=int, default=256)
-    parser.add_argument("--iters", type=int, default=5)
+    parser.add_argument("--iters", type=int, default=7, help="timed steps (median reported)")
     parser.add_argument("--mfu", action="store_true", help="Qwen2.5-0.5B shape at seq 4096 in bf16")
     args = parser.parse_args()
     if args.mfu:

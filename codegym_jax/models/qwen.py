@@ -16,6 +16,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from codegym_jax.models import kv_cache
+from codegym_jax.models.attention import grouped_attention, self_attention
 from codegym_jax.models.config import DecoderConfig, rope_frequencies
 from codegym_jax.sharding import tree_shardings, with_logical_constraint
 
@@ -112,32 +113,20 @@ def _apply_rope(x_BxLxHxD: jax.Array, cos_BxLxD: jax.Array, sin_BxLxD: jax.Array
     return out.astype(x_BxLxHxD.dtype)
 
 
-def _attention(q_BxLxHxD, k_BxSxKxD, v_BxSxKxD, mask_BxLxS, cfg: DecoderConfig):
-    b, l, h, hd = q_BxLxHxD.shape
-    kvh = cfg.num_kv_heads
-    q = q_BxLxHxD.reshape(b, l, kvh, h // kvh, hd)
-    scores = jnp.einsum("blkgd,bskd->bkgls", q, k_BxSxKxD, preferred_element_type=jnp.float32)
-    scores = scores / np.sqrt(hd).astype(np.float32)
-    scores = jnp.where(mask_BxLxS[:, None, None], scores, jnp.finfo(jnp.float32).min)
-    probs = jax.nn.softmax(scores, axis=-1).astype(v_BxSxKxD.dtype)
-    out = jnp.einsum("bkgls,bskd->blkgd", probs, v_BxSxKxD)
-    return out.reshape(b, l, h, hd)
-
-
 # Query block of the cache-free (training) path: block i attends only to keys [0, end of block i),
 # which skips the masked upper triangle (about half the work and memory at long lengths).
 ATTENTION_BLOCK = 256
 
 
-def _causal_block_attention(q_BxLxHxD, k_BxLxKxD, v_BxLxKxD, mask_BxLxL, cfg: DecoderConfig):
+def _causal_block_attention(q_BxLxHxD, k_BxLxKxD, v_BxLxKxD, mask_BxLxL):
     l = q_BxLxHxD.shape[1]
     if l <= ATTENTION_BLOCK:
-        return _attention(q_BxLxHxD, k_BxLxKxD, v_BxLxKxD, mask_BxLxL, cfg)
+        return self_attention(q_BxLxHxD, k_BxLxKxD, v_BxLxKxD, mask_BxLxL)
     outs = []
     for start in range(0, l, ATTENTION_BLOCK):
         end = min(start + ATTENTION_BLOCK, l)
-        outs.append(_attention(q_BxLxHxD[:, start:end], k_BxLxKxD[:, :end], v_BxLxKxD[:, :end],
-                               mask_BxLxL[:, start:end, :end], cfg))
+        outs.append(self_attention(q_BxLxHxD[:, start:end], k_BxLxKxD[:, :end], v_BxLxKxD[:, :end],
+                                   mask_BxLxL[:, start:end, :end]))
     return jnp.concatenate(outs, axis=1)
 
 
@@ -160,7 +149,7 @@ def _layer(cfg: DecoderConfig, x, layer, cos, sin, mask, kv_in, slots):
     v = with_logical_constraint(v, ("batch", "seq", "act_kv_heads", None))
     if kv_in is None:  # keys are this row's tokens, causal by index
         kv_out = None
-        attn = _causal_block_attention(q, k, v, mask, cfg)
+        attn = _causal_block_attention(q, k, v, mask)
     else:
         # kv_in: the whole stacked cache and this layer's index; writing this layer's new
         # entries into the loop-carried buffer updates it in place (no copy of the cache).
@@ -173,12 +162,13 @@ def _layer(cfg: DecoderConfig, x, layer, cos, sin, mask, kv_in, slots):
         start = (index, 0, 0, 0, 0)
         keys = jax.lax.dynamic_slice(k_all, start, window)[0].astype(cdt)
         values = jax.lax.dynamic_slice(v_all, start, window)[0].astype(cdt)
-        attn = _attention(q, keys, values, mask, cfg)
+        attn = grouped_attention(q, keys, values, mask)
     x = x + jnp.einsum("blhk,hkd->bld", attn, w["o_kernel"])
     x = with_logical_constraint(x, ("batch", "seq", "act_embed"))
     hx = rms_norm(x, w["mlp_norm"], cfg.rms_norm_eps)
-    gate = jnp.einsum("bld,df->blf", hx, w["gate_kernel"])
-    up = jnp.einsum("bld,df->blf", hx, w["up_kernel"])
+    # Gate and up as one matmul of twice the width (the stack keeps each one's "mlp" sharding).
+    gate_up = jnp.einsum("bld,dtf->tblf", hx, jnp.stack([w["gate_kernel"], w["up_kernel"]], axis=1))
+    gate, up = gate_up[0], gate_up[1]
     hidden = with_logical_constraint(jax.nn.silu(gate) * up, ("batch", "seq", "act_mlp"))
     x = x + jnp.einsum("blf,fd->bld", hidden, w["down_kernel"])
     return with_logical_constraint(x, ("batch", "seq", "act_embed")), kv_out

@@ -178,7 +178,7 @@ def jit_train_step(train_step, shardings: TrainState, mesh: jax.sharding.Mesh):
                    out_shardings=(shardings, replicated))
 
 
-def make_logprob_fn(model_cfg: DecoderConfig, mesh: jax.sharding.Mesh, param_shardings, chunk_size: int = 128,
+def make_logprob_fn(model_cfg: DecoderConfig, mesh: jax.sharding.Mesh, param_shardings, chunk_size: int | None = None,
                     temperature: float = 1.0):
     """Jitted (params, batch) -> log-probs [B, L] aligned with tokens (0 at position 0), for
     old-policy and reference log-probs."""

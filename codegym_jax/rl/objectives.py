@@ -31,7 +31,7 @@ LossFn = Callable[[Any, Batch, jax.Array], tuple[jax.Array, dict[str, jax.Array]
 
 
 def policy_gradient_loss(model_cfg: DecoderConfig, loss_cfg: losses.LossConfig, temperature: float = 1.0,
-                         chunk_size: int = 128) -> LossFn:
+                         chunk_size: int | None = None) -> LossFn:
     """The RL policy loss (`losses.policy_loss`) of `model_cfg`'s model: the clipped ratio of the
     batch's `old_logprobs_BxL`, its `advantages_BxL` on every token, the KL to `ref_logprobs_BxL`
     when `loss_cfg.kl_coef` is set, truncated importance weights against `sampler_logprobs_BxL`
@@ -58,7 +58,7 @@ def policy_gradient_loss(model_cfg: DecoderConfig, loss_cfg: losses.LossConfig, 
     return loss_fn
 
 
-def sft_cross_entropy(model_cfg: DecoderConfig, chunk_size: int = 128) -> LossFn:
+def sft_cross_entropy(model_cfg: DecoderConfig, chunk_size: int | None = None) -> LossFn:
     """Masked cross-entropy (`sft.sft_loss`) of `model_cfg`'s model at temperature 1, normalised by
     the whole batch's target count max(sum of the mask, 1). Sums: tokens, entropy."""
 
