@@ -166,9 +166,14 @@ def _layer(cfg: DecoderConfig, x, layer, cos, sin, mask, kv_in, slots):
     x = x + jnp.einsum("blhk,hkd->bld", attn, w["o_kernel"])
     x = with_logical_constraint(x, ("batch", "seq", "act_embed"))
     hx = rms_norm(x, w["mlp_norm"], cfg.rms_norm_eps)
-    # Gate and up as one matmul of twice the width (the stack keeps each one's "mlp" sharding).
-    gate_up = jnp.einsum("bld,dtf->tblf", hx, jnp.stack([w["gate_kernel"], w["up_kernel"]], axis=1))
-    gate, up = gate_up[0], gate_up[1]
+    if kv_in is None:
+        # Training: gate and up as one matmul of twice the width (the stack keeps each one's
+        # "mlp" sharding). Decoding a few tokens, the stacking copy would cost more than it saves.
+        gate_up = jnp.einsum("bld,dtf->tblf", hx, jnp.stack([w["gate_kernel"], w["up_kernel"]], axis=1))
+        gate, up = gate_up[0], gate_up[1]
+    else:
+        gate = jnp.einsum("bld,df->blf", hx, w["gate_kernel"])
+        up = jnp.einsum("bld,df->blf", hx, w["up_kernel"])
     hidden = with_logical_constraint(jax.nn.silu(gate) * up, ("batch", "seq", "act_mlp"))
     x = x + jnp.einsum("blf,fd->bld", hidden, w["down_kernel"])
     return with_logical_constraint(x, ("batch", "seq", "act_embed")), kv_out
