@@ -1,5 +1,5 @@
-"""Grouped-query attention: the general form (any keys, e.g. a KV cache) and the training form
-(keys are the queries' own tokens) with a hand-written backward.
+"""Grouped-query attention: over a KV cache's window (in the cache's layouts), and the training
+form (keys are the queries' own tokens) with a hand-written backward.
 
 Layouts. Activations arrive as q [B, L, H, D] and k, v [B, S, K, D] with H = K * G query heads
 sharing each key head. The training form works in the "folded" layout q [B, K, G*L, D], k, v
@@ -22,16 +22,16 @@ import numpy as np
 MASKED_SCORE = float(np.finfo(np.float32).min)
 
 
-def grouped_attention(q_BxLxHxD, k_BxSxKxD, v_BxSxKxD, mask_BxLxS):
-    """softmax(q k^T / sqrt(D) masked) v for any keys (a cache's slots included)."""
+def grouped_attention(q_BxLxHxD, k_BxKxSxD, v_BxKxDxS, mask_BxLxS):
+    """softmax(q k^T / sqrt(D) masked) v over a KV cache's window, in the cache's layouts."""
     b, l, h, hd = q_BxLxHxD.shape
-    kvh = k_BxSxKxD.shape[2]
+    kvh = k_BxKxSxD.shape[1]
     q = q_BxLxHxD.reshape(b, l, kvh, h // kvh, hd)
-    scores = jnp.einsum("blkgd,bskd->bkgls", q, k_BxSxKxD, preferred_element_type=jnp.float32)
+    scores = jnp.einsum("blkgd,bksd->bkgls", q, k_BxKxSxD, preferred_element_type=jnp.float32)
     scores = scores / np.sqrt(hd).astype(np.float32)
     scores = jnp.where(mask_BxLxS[:, None, None], scores, MASKED_SCORE)
-    probs = jax.nn.softmax(scores, axis=-1).astype(v_BxSxKxD.dtype)
-    out = jnp.einsum("bkgls,bskd->blkgd", probs, v_BxSxKxD)
+    probs = jax.nn.softmax(scores, axis=-1).astype(v_BxKxDxS.dtype)
+    out = jnp.einsum("bkgls,bkds->blkgd", probs, v_BxKxDxS)
     return out.reshape(b, l, h, hd)
 
 
@@ -74,7 +74,8 @@ def _forward(q_BxLxHxD, k_BxSxKxD, v_BxSxKxD, mask_BxLxS):
 
 @jax.custom_vjp
 def self_attention(q_BxLxHxD, k_BxSxKxD, v_BxSxKxD, mask_BxLxS):
-    """grouped_attention for training: the same values, a faster backward (module docstring).
+    """Each token attends to the earlier ones of its row (k, v as projected, [B, S, K, D]); the
+    values of grouped_attention on the same keys, with a faster backward (module docstring).
     mask is not differentiated."""
     return _forward(q_BxLxHxD, k_BxSxKxD, v_BxSxKxD, mask_BxLxS)[0]
 

@@ -131,7 +131,7 @@ def _causal_block_attention(q_BxLxHxD, k_BxLxKxD, v_BxLxKxD, mask_BxLxL):
 
 
 def _layer(cfg: DecoderConfig, x, layer, cos, sin, mask, kv_in, slots):
-    """One decoder layer; with a cache (kv_in=(k, v) [layers,B,S,KV,hd] and this layer's index) it
+    """One decoder layer; with a cache (kv_in=(k, v) in kv_cache's layouts and this layer's index) it
     writes the new k/v at `slots` and attends over this layer's cache."""
     cdt = jnp.dtype(cfg.compute_dtype)
     w = jax.tree.map(lambda p: p.astype(cdt), layer)
@@ -154,14 +154,14 @@ def _layer(cfg: DecoderConfig, x, layer, cos, sin, mask, kv_in, slots):
         # kv_in: the whole stacked cache and this layer's index; writing this layer's new
         # entries into the loop-carried buffer updates it in place (no copy of the cache).
         k_all, v_all, index = kv_in
-        k_all = kv_cache.scatter_layer_rows(k_all, index, slots, k)
-        v_all = kv_cache.scatter_layer_rows(v_all, index, slots, v)
+        k_all = kv_cache.scatter_layer_keys(k_all, index, slots, k)
+        v_all = kv_cache.scatter_layer_values(v_all, index, slots, v)
         kv_out = (k_all, v_all)
         # Only the slots the mask covers are read (all of them unless attend_len cut it).
-        window = (1, k_all.shape[1], mask.shape[-1]) + k_all.shape[3:]
+        b, kvh, read, hd = k_all.shape[1], k_all.shape[2], mask.shape[-1], k_all.shape[4]
         start = (index, 0, 0, 0, 0)
-        keys = jax.lax.dynamic_slice(k_all, start, window)[0].astype(cdt)
-        values = jax.lax.dynamic_slice(v_all, start, window)[0].astype(cdt)
+        keys = jax.lax.dynamic_slice(k_all, start, (1, b, kvh, read, hd))[0].astype(cdt)
+        values = jax.lax.dynamic_slice(v_all, start, (1, b, kvh, hd, read))[0].astype(cdt)
         attn = grouped_attention(q, keys, values, mask)
     x = x + jnp.einsum("blhk,hkd->bld", attn, w["o_kernel"])
     x = with_logical_constraint(x, ("batch", "seq", "act_embed"))
