@@ -1,5 +1,6 @@
 """GRPO train-step time for a tiny model: our jitted learner step vs the same loss in
-torch + transformers (forward, clipped-ratio token-mean loss, backward, AdamW), one run.
+torch + transformers (forward, clipped-ratio token-mean loss, backward, AdamW), one run, the
+median of --iters steps after a warm-up step.
 
     .venv/bin/python benchmarks/train_step_bench.py
 """
@@ -7,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import tempfile
-import time
 
 import jax
 import numpy as np
@@ -18,6 +18,7 @@ from codegym_jax.models.config import DecoderConfig
 from codegym_jax.rl import learner
 from codegym_jax.rl.losses import LossConfig
 from codegym_jax.rl.objectives import policy_gradient_loss
+from model_bench import median_step_s  # this script's folder is on sys.path
 
 CFG = DecoderConfig(vocab_size=4096, hidden_size=256, intermediate_size=704, num_layers=4,
                   num_heads=8, num_kv_heads=2, head_dim=32)
@@ -42,14 +43,15 @@ def time_ours(batch, iters):
     state, shardings = learner.init_train_state(CFG, opt, jax.random.key(0), mesh)
     train_step = learner.make_train_step(opt, policy_gradient_loss(CFG, LossConfig()))
     step = learner.jit_train_step(train_step, shardings, mesh)
+    holder = {"state": state}
+
+    def one_step():
+        holder["state"], metrics = step(holder["state"], batch)
+        jax.block_until_ready(metrics)
+
     with jax.set_mesh(mesh):
-        state, m = step(state, batch)
-        jax.block_until_ready(m)
-        start = time.perf_counter()
-        for _ in range(iters):
-            state, m = step(state, batch)
-        jax.block_until_ready(m)
-    return (time.perf_counter() - start) / iters, state.params
+        seconds = median_step_s(one_step, iters)
+    return seconds, holder["state"].params
 
 
 def time_torch(params, batch, iters):
@@ -76,18 +78,14 @@ def time_torch(params, batch, iters):
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
 
-    step()
-    start = time.perf_counter()
-    for _ in range(iters):
-        step()
-    return (time.perf_counter() - start) / iters
+    return median_step_s(step, iters)
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--seq", type=int, default=256)
-    parser.add_argument("--iters", type=int, default=5)
+    parser.add_argument("--iters", type=int, default=7, help="timed steps (median reported)")
     args = parser.parse_args()
     batch = make_batch(args.batch, args.seq)
     ours, params = time_ours(batch, args.iters)
