@@ -40,8 +40,7 @@ def _softmax_stats(logits_BxTxV, targets_BxT):
 # (about 3x less time around the unembedding matmuls on XLA:CPU, benchmarks/model_bench.py).
 @jax.custom_vjp
 def _logprob_entropy(logits_BxTxV, targets_BxT):
-    lse, mean_logit, target_logit = _softmax_stats(logits_BxTxV, targets_BxT)
-    return (target_logit - lse)[..., 0], (lse - mean_logit)[..., 0]
+    return _logprob_entropy_fwd(logits_BxTxV, targets_BxT)[0]
 
 
 def _logprob_entropy_fwd(logits_BxTxV, targets_BxT):
@@ -63,6 +62,12 @@ def _logprob_entropy_bwd(saved, cotangents):
 
 
 _logprob_entropy.defvjp(_logprob_entropy_fwd, _logprob_entropy_bwd)
+
+
+def _unembedded_logprobs(hidden_BxTxD, unembed_DxV, targets_BxT):
+    logits = jnp.einsum("btd,dv->btv", hidden_BxTxD, unembed_DxV.astype(hidden_BxTxD.dtype),
+                        preferred_element_type=jnp.float32)
+    return logprobs_from_logits(logits, targets_BxT)
 
 
 # When the chunk size is left to `chunked_logprobs`: a batch whose float32 [B, T, V] logits fit
@@ -88,9 +93,7 @@ def chunked_logprobs(hidden_BxTxD: jax.Array, unembed_DxV: jax.Array, targets_Bx
     if chunk_size < 1:
         raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
     if chunk_size >= t:
-        logits = jnp.einsum("btd,dv->btv", hidden_BxTxD, unembed_DxV.astype(hidden_BxTxD.dtype),
-                            preferred_element_type=jnp.float32)
-        return logprobs_from_logits(logits, targets_BxT)
+        return _unembedded_logprobs(hidden_BxTxD, unembed_DxV, targets_BxT)
     pad = (-t) % chunk_size
     h = jnp.pad(hidden_BxTxD, ((0, 0), (0, pad), (0, 0)))
     y = jnp.pad(targets_BxT, ((0, 0), (0, pad)))
@@ -98,12 +101,7 @@ def chunked_logprobs(hidden_BxTxD: jax.Array, unembed_DxV: jax.Array, targets_Bx
     h_chunks = h.reshape(b, n, chunk_size, d).swapaxes(0, 1)
     y_chunks = y.reshape(b, n, chunk_size).swapaxes(0, 1)
 
-    @jax.checkpoint
-    def one(h_BxCxD, y_BxC):
-        logits = jnp.einsum("bcd,dv->bcv", h_BxCxD, unembed_DxV.astype(h_BxCxD.dtype),
-                            preferred_element_type=jnp.float32)
-        return logprobs_from_logits(logits, y_BxC)
-
+    one = jax.checkpoint(lambda h_BxCxD, y_BxC: _unembedded_logprobs(h_BxCxD, unembed_DxV, y_BxC))
     _, (logp, entropy) = jax.lax.scan(lambda c, xs: (c, one(*xs)), None, (h_chunks, y_chunks))
     logp = logp.swapaxes(0, 1).reshape(b, n * chunk_size)[:, :t]
     entropy = entropy.swapaxes(0, 1).reshape(b, n * chunk_size)[:, :t]
